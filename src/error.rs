@@ -1,0 +1,236 @@
+//! Errors: one [`Error`] enum for the crate, and [`BatchError`] for what is
+//! wrong inside one record batch.
+//!
+//! Every variant says what went wrong and where: a file path, a byte
+//! position, an offset. There is deliberately no `From<std::io::Error>`, so an
+//! I/O error can never lose the path it happened on.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The result type of every fallible seglog call.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in seglog.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An operating-system I/O error on a named file or directory.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory the operation touched.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A record batch stored in a segment file is damaged: bad framing, bad
+    /// CRC, offsets that do not fit the segment, undecodable records.
+    #[error("corrupt batch in {} at byte {position}: {reason}", segment.display())]
+    CorruptBatch {
+        /// The `.log` file holding the batch.
+        segment: PathBuf,
+        /// Byte position of the batch's first byte in that file.
+        position: u64,
+        /// What is wrong with it.
+        reason: BatchError,
+    },
+
+    /// A batch handed to seglog (not read from disk) is malformed.
+    #[error("invalid record batch: {0}")]
+    InvalidBatch(BatchError),
+
+    /// An `.index` or `.timeindex` file is inconsistent with its segment.
+    #[error("corrupt index {}: {reason}", path.display())]
+    CorruptIndex {
+        /// The index file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A batch uses a compression codec whose cargo feature is not enabled.
+    #[error(
+        "batch compressed with {codec}, which this build lacks: enable seglog's cargo feature `{feature}`"
+    )]
+    CodecUnavailable {
+        /// Kafka's name of the codec (`gzip`, `snappy`, `lz4`, `zstd`).
+        codec: &'static str,
+        /// The cargo feature that compiles it in.
+        feature: &'static str,
+    },
+
+    /// A batch or record is larger than the configured maximum.
+    #[error("record batch of {size} bytes exceeds the maximum of {max} bytes")]
+    RecordTooLarge {
+        /// The size that was offered.
+        size: usize,
+        /// The configured maximum.
+        max: usize,
+    },
+
+    /// An offset outside `[log_start, log_end]` was requested.
+    #[error("offset {requested} is out of range [{log_start}, {log_end}]")]
+    OffsetOutOfRange {
+        /// The requested offset.
+        requested: i64,
+        /// The first offset still held.
+        log_start: i64,
+        /// The offset the next appended record will get.
+        log_end: i64,
+    },
+
+    /// A file name that should follow Kafka's segment naming does not.
+    #[error("{} is not a segment file name (20-digit base offset + .log/.index/.timeindex)", path.display())]
+    InvalidSegmentName {
+        /// The offending path.
+        path: PathBuf,
+    },
+
+    /// An offset cannot be stored in this segment: it is below the segment's
+    /// base offset or too far above it for Kafka's 32-bit relative offsets.
+    #[error("offset {offset} does not fit segment {base_offset}: {reason}")]
+    OffsetNotInSegment {
+        /// The offending offset.
+        offset: i64,
+        /// The segment's base offset.
+        base_offset: i64,
+        /// Why it does not fit.
+        reason: &'static str,
+    },
+
+    /// A segment has no room for another batch (size or index capacity);
+    /// the caller should roll a new segment.
+    #[error("segment {base_offset} is full: {reason}")]
+    SegmentFull {
+        /// The segment's base offset.
+        base_offset: i64,
+        /// Which limit was reached.
+        reason: &'static str,
+    },
+
+    /// The handle refuses writes because an earlier fsync failed; what is on
+    /// disk is unknown until the data is reopened and recovered.
+    #[error("{} is poisoned by an earlier failed sync; reopen to recover", path.display())]
+    Poisoned {
+        /// The file whose sync failed.
+        path: PathBuf,
+    },
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it happened on.
+    pub fn io(path: impl AsRef<Path>, source: io::Error) -> Self {
+        Error::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+
+    /// Places a batch problem found in a file at `position`. A missing codec
+    /// is not corruption and keeps its own variant.
+    pub fn in_segment(segment: impl AsRef<Path>, position: u64, reason: BatchError) -> Self {
+        match reason {
+            BatchError::CodecUnavailable { codec, feature } => {
+                Error::CodecUnavailable { codec, feature }
+            }
+            reason => Error::CorruptBatch {
+                segment: segment.as_ref().to_path_buf(),
+                position,
+                reason,
+            },
+        }
+    }
+}
+
+impl From<BatchError> for Error {
+    fn from(reason: BatchError) -> Self {
+        match reason {
+            BatchError::CodecUnavailable { codec, feature } => {
+                Error::CodecUnavailable { codec, feature }
+            }
+            reason => Error::InvalidBatch(reason),
+        }
+    }
+}
+
+/// What is wrong with one record batch. Positions inside are relative to the
+/// start of the batch; [`Error::CorruptBatch`] adds the file and its position.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    /// Fewer bytes are present than the batch needs.
+    #[error("truncated: needs {needed} bytes, {available} present")]
+    Truncated {
+        /// Bytes the batch header says it spans (or the header size).
+        needed: u64,
+        /// Bytes actually present.
+        available: u64,
+    },
+    /// The batchLength field is impossible.
+    #[error("batch length field {0} is impossible")]
+    BadLength(i32),
+    /// Not a v2 batch.
+    #[error("unsupported magic byte {0} (only RecordBatch v2 is supported)")]
+    UnsupportedMagic(i8),
+    /// The stored CRC-32C does not match the bytes.
+    #[error("CRC-32C mismatch: stored {stored:#010x}, computed {computed:#010x}")]
+    CrcMismatch {
+        /// The CRC field of the batch.
+        stored: u32,
+        /// The CRC computed over the batch's bytes.
+        computed: u32,
+    },
+    /// The attributes name a codec id that does not exist.
+    #[error("unknown compression codec id {0}")]
+    UnknownCodec(u8),
+    /// A codec compiled out of this build; see [`Error::CodecUnavailable`].
+    #[error("codec {codec} needs cargo feature `{feature}`")]
+    CodecUnavailable {
+        /// Kafka's name of the codec.
+        codec: &'static str,
+        /// The cargo feature that compiles it in.
+        feature: &'static str,
+    },
+    /// The compressed records could not be decompressed.
+    #[error("cannot decompress {codec} records: {detail}")]
+    Decompression {
+        /// Kafka's name of the codec.
+        codec: &'static str,
+        /// What the decoder said.
+        detail: String,
+    },
+    /// Decompression would produce more than the configured maximum.
+    #[error("records decompress to more than the limit of {max} bytes")]
+    DecompressedTooLarge {
+        /// The configured limit.
+        max: usize,
+    },
+    /// A record inside the batch is malformed.
+    #[error("record {index} at byte {position} of the records: {detail}")]
+    BadRecord {
+        /// Index of the record in the batch.
+        index: u32,
+        /// Position in the (decompressed) records section.
+        position: usize,
+        /// What is wrong.
+        detail: &'static str,
+    },
+    /// The number of records present differs from the header's recordCount.
+    #[error("header says {declared} records, {detail}")]
+    RecordCount {
+        /// The header's recordCount.
+        declared: i32,
+        /// What was found instead.
+        detail: String,
+    },
+    /// Offsets in the batch are inconsistent (deltas, lastOffsetDelta, or
+    /// baseOffset against its neighbours).
+    #[error("bad offsets: {0}")]
+    BadOffsets(String),
+    /// The batch is fine but not acceptable in this place (for example a
+    /// control batch offered by a client).
+    #[error("batch not accepted: {0}")]
+    NotAccepted(&'static str),
+}
