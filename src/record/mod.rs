@@ -6,6 +6,7 @@
 //!   batch's header in place through [`BatchHeader`], and its records lazily
 //!   through [`RecordSet`] / [`RecordRef`].
 
+mod batch_slice;
 mod builder;
 pub mod compression;
 pub mod layout;
@@ -14,6 +15,7 @@ mod records;
 pub mod varint;
 mod view;
 
+pub use batch_slice::BatchSlice;
 pub use builder::BatchBuilder;
 #[cfg(test)]
 pub(crate) use builder::set_crc;
