@@ -117,6 +117,15 @@ impl BatchBuilder {
         self
     }
 
+    /// Sets baseTimestamp explicitly (before the first push); record
+    /// timestamps are then encoded against it. By default it is the first
+    /// record's timestamp, as Kafka's client writes it; a rewrite that must
+    /// keep an existing batch's bytes (compaction, tests) sets it.
+    pub fn base_timestamp(mut self, timestamp: i64) -> Self {
+        self.base_timestamp = Some(timestamp);
+        self
+    }
+
     /// Number of records pushed so far.
     pub fn len(&self) -> usize {
         self.count as usize

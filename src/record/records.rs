@@ -143,6 +143,7 @@ impl<'a> RecordSet<'a> {
 pub struct RecordRef<'a> {
     offset: i64,
     timestamp: i64,
+    timestamp_delta: i64,
     key: Option<&'a [u8]>,
     value: Option<&'a [u8]>,
     headers: &'a [u8],
@@ -157,6 +158,11 @@ impl<'a> RecordRef<'a> {
     /// The record's timestamp (the batch's maxTimestamp for LogAppendTime).
     pub fn timestamp(&self) -> i64 {
         self.timestamp
+    }
+    /// The timestampDelta stored in the record (ignored by readers of a
+    /// LogAppendTime batch, kept for tools that rewrite batches).
+    pub fn timestamp_delta(&self) -> i64 {
+        self.timestamp_delta
     }
     /// The key, `None` for a null key.
     pub fn key(&self) -> Option<&'a [u8]> {
@@ -340,6 +346,7 @@ impl<'a> RecordIter<'a> {
         Ok(RecordRef {
             offset: self.set.base_offset.wrapping_add(offset_delta),
             timestamp,
+            timestamp_delta: ts_delta,
             key,
             value,
             headers: &cur.data[headers_start..cur.pos],

@@ -15,9 +15,14 @@
 //!   is mapped read-only (an empty file has no mapping at all: mapping zero
 //!   bytes fails). No file descriptor is kept open.
 //!
-//! The mapping is owned by this object alone, and the file is only ever
-//! shrunk after that mapping has been dropped, so no mapped page can lie past
-//! the end of the file.
+//! The mapping is owned by this object alone (one object per file), and the
+//! file is only ever shrunk after that mapping has been dropped, so no mapped
+//! page can lie past the end of the file. [`IndexFile::create`] replaces an
+//! existing file by unlinking it rather than truncating it in place, so a
+//! mapping of the old file held elsewhere stays valid.
+//!
+//! Dropping an active index without sealing it leaves the file at its
+//! preallocated length, exactly as a crash would.
 //!
 //! Opening an existing file counts `length / N` entries as Kafka does, except
 //! that a run of all-zero slots at the end (after slot 0) is recognised as the
@@ -85,6 +90,9 @@ pub(crate) struct IndexFile<const N: usize> {
     file_len: u64,
     /// Bytes from the start of the file whose blocks are known allocated.
     reserved: u64,
+    /// Bytes from the start that were written (appended or zeroed) while
+    /// active: the range a flush covers.
+    written: usize,
     /// False once `fallocate` reported that the filesystem lacks it.
     can_reserve: bool,
     /// All-zero slots found past the entries when the file was opened.
@@ -188,8 +196,10 @@ fn count_entries<const N: usize>(bytes: &[u8], slots: usize) -> (usize, usize) {
 }
 
 impl<const N: usize> IndexFile<N> {
-    /// Creates (or truncates) the file at `path` and makes it an active index
-    /// preallocated to `max_index_bytes` rounded down to whole entries.
+    /// Creates the file at `path` and makes it an active index preallocated
+    /// to `max_index_bytes` rounded down to whole entries. An existing file
+    /// is unlinked first (never truncated in place: someone may still have
+    /// it mapped) and replaced by a new one.
     pub(crate) fn create(
         path: &Path,
         base_offset: i64,
@@ -197,11 +207,14 @@ impl<const N: usize> IndexFile<N> {
         kind: IndexKind,
     ) -> Result<Self> {
         let max_bytes = Self::max_bytes(path, max_index_bytes)?;
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(Error::io(path, e)),
+            _ => {}
+        }
         let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .open(path)
             .map_err(|e| Error::io(path, e))?;
         let mut index = Self::empty(path, base_offset, max_bytes, kind);
@@ -269,6 +282,7 @@ impl<const N: usize> IndexFile<N> {
             entries: 0,
             file_len: 0,
             reserved: 0,
+            written: 0,
             can_reserve: true,
             zero_tail: 0,
             misaligned_len: None,
@@ -306,6 +320,10 @@ impl<const N: usize> IndexFile<N> {
         };
         self.file = Some(file);
         self.reserved = used;
+        // The entries may be dirty in the page cache from an earlier handle:
+        // the next flush covers them too.
+        self.written = self.entries * N;
+        self.dirty.store(self.entries > 0, Ordering::Relaxed);
         self.can_reserve = true;
         self.reserve(used + N as u64)
     }
@@ -483,6 +501,7 @@ impl<const N: usize> IndexFile<N> {
             ));
         };
         map[at..at + N].copy_from_slice(&entry);
+        self.written = self.written.max(at + N);
         self.entries += 1;
         self.dirty.store(true, Ordering::Relaxed);
         Ok(())
@@ -526,6 +545,7 @@ impl<const N: usize> IndexFile<N> {
         match &mut self.map {
             Mapping::Writable(map) => {
                 map[n * N..self.entries * N].fill(0);
+                self.written = self.written.max(self.entries * N);
                 self.entries = n;
                 self.dirty.store(true, Ordering::Relaxed);
                 Ok(())
@@ -616,11 +636,9 @@ impl<const N: usize> IndexFile<N> {
         if !self.dirty.swap(false, Ordering::Relaxed) {
             return Ok(());
         }
-        // Zeroed (truncated) slots past the entries may be dirty too: flush
-        // every slot that was ever reserved for writing.
-        let len = usize::try_from(self.reserved)
-            .unwrap_or(usize::MAX)
-            .min(map.len());
+        // Zeroed (truncated) slots past the entries are dirty too: flush
+        // everything written since the index became active.
+        let len = self.written.min(map.len());
         if len == 0 {
             return Ok(());
         }
@@ -721,6 +739,27 @@ mod tests {
             std::fs::metadata(&path).unwrap().len(),
             (per_window as u64 + 1) * 8
         );
+    }
+
+    #[test]
+    fn index_files_are_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<IndexFile<8>>();
+        assert_send_sync::<crate::segment::OffsetIndex>();
+        assert_send_sync::<crate::segment::TimeIndex>();
+    }
+
+    #[test]
+    fn create_replaces_a_mapped_file_without_truncating_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.index");
+        let mut old = IndexFile::<8>::create(&path, 0, 4096, KIND).unwrap();
+        old.append([7; 8]).unwrap();
+        old.seal().unwrap();
+        let new = IndexFile::<8>::create(&path, 0, 4096, KIND).unwrap();
+        assert_eq!(new.len(), 0);
+        // The old mapping still reads the old (unlinked) file.
+        assert_eq!(old.slot(0), [7; 8]);
     }
 
     #[test]

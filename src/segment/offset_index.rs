@@ -45,8 +45,10 @@ fn decode(entry: &[u8]) -> (i32, u32) {
 impl OffsetIndex {
     /// Creates an empty, writable index at `path`, preallocated to
     /// `max_index_bytes` rounded down to a multiple of 8 (Kafka's
-    /// `segment.index.bytes`). An existing file at `path` is truncated: this
-    /// is also how an index is rebuilt from its `.log`.
+    /// `segment.index.bytes`). An existing file at `path` is replaced: it is
+    /// unlinked first, never truncated in place, so a mapping of it held
+    /// elsewhere stays valid. This is also how an index is rebuilt from its
+    /// `.log`.
     ///
     /// # Errors
     ///

@@ -46,8 +46,10 @@ fn decode(entry: &[u8]) -> (i64, i32) {
 impl TimeIndex {
     /// Creates an empty, writable index at `path`, preallocated to
     /// `max_index_bytes` rounded down to a multiple of 12 (Kafka's
-    /// `segment.index.bytes`). An existing file at `path` is truncated: this
-    /// is also how an index is rebuilt from its `.log`.
+    /// `segment.index.bytes`). An existing file at `path` is replaced: it is
+    /// unlinked first, never truncated in place, so a mapping of it held
+    /// elsewhere stays valid. This is also how an index is rebuilt from its
+    /// `.log`.
     ///
     /// # Errors
     ///

@@ -122,6 +122,26 @@ mod tests {
         assert_eq!(&out[n - 4..], &(input.len() as u32).to_le_bytes());
     }
 
+    /// What Java's `GZIPOutputStream` (JDK 16+) writes for this input: the
+    /// same zlib at level 6 with default memLevel and strategy, produced here
+    /// with CPython's zlib 1.2.13 (`compressobj(6, DEFLATED, -15)`) between
+    /// Java's header and trailer.
+    const ZLIB_GZIP: [u8; 44] = [
+        0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xcb, 0x4e, 0x4c, 0xcb, 0x4e,
+        0x54, 0x48, 0xaf, 0xca, 0x2c, 0x50, 0x28, 0x4a, 0x4d, 0xce, 0x2f, 0x4a, 0x29, 0xd6, 0x51,
+        0xc8, 0x26, 0x4a, 0x4c, 0x11, 0x00, 0x9c, 0x0f, 0xc7, 0xa8, 0x3b, 0x00, 0x00, 0x00,
+    ];
+
+    #[test]
+    fn decodes_a_zlib_stream_as_java_writes_it() {
+        let records = b"kafka gzip records, kafka gzip records, kafka gzip records!";
+        assert_eq!(decompress(&ZLIB_GZIP, 1 << 20).unwrap(), records);
+        let mut ours = Vec::new();
+        compress(records, &mut ours).unwrap();
+        assert_eq!(&ours[..10], &ZLIB_GZIP[..10]);
+        assert_eq!(&ours[ours.len() - 8..], &ZLIB_GZIP[ZLIB_GZIP.len() - 8..]);
+    }
+
     #[test]
     fn accepts_multi_member_streams() {
         let mut out = Vec::new();

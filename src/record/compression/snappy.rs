@@ -245,8 +245,8 @@ mod tests {
         assert_eq!(
             out,
             [
-                0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00,
-                0x00, 0x00, 0x01
+                0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
+                0x00, 0x01
             ]
         );
         assert_eq!(decompress(&out, 0).unwrap(), b"");
@@ -343,7 +343,9 @@ mod tests {
 
     fn assert_corrupt(result: Result<Vec<u8>, BatchError>) {
         match result {
-            Err(BatchError::Decompression { codec: "snappy", .. }) => {}
+            Err(BatchError::Decompression {
+                codec: "snappy", ..
+            }) => {}
             other => panic!("expected a snappy Decompression error, got {other:?}"),
         }
     }
