@@ -10,7 +10,9 @@ use seglog::segment::{FileKind, LogSegment, SegmentConfig, file_name, verify_seg
 
 #[test]
 fn every_fixture_record_decodes_and_every_segment_verifies() {
-    let Some(root) = common::fixtures() else { return };
+    let Some(root) = common::fixtures() else {
+        return;
+    };
     let limits = DecodeLimits::default();
     let (mut segments, mut batches, mut records, mut lz4) = (0, 0u64, 0u64, 0u64);
     for dir in common::partition_dirs(&root) {
@@ -20,8 +22,10 @@ fn every_fixture_record_decodes_and_every_segment_verifies() {
             assert!(report.is_ok(), "{}: {:?}", dir.display(), report.faults);
             let data = std::fs::read(file_name::file_path(&dir, base, FileKind::Log)).unwrap();
             for item in seglog::record::batches(&data) {
-                let (pos, view) = item.unwrap_or_else(|(p, e)| panic!("{} @{p}: {e}", dir.display()));
-                view.validate(&limits).unwrap_or_else(|e| panic!("{} @{pos}: {e}", dir.display()));
+                let (pos, view) =
+                    item.unwrap_or_else(|(p, e)| panic!("{} @{p}: {e}", dir.display()));
+                view.validate(&limits)
+                    .unwrap_or_else(|e| panic!("{} @{pos}: {e}", dir.display()));
                 batches += 1;
                 lz4 += u64::from(view.compression().unwrap() == Compression::Lz4);
                 let set = view.records(&limits).unwrap();
@@ -43,7 +47,9 @@ fn every_fixture_record_decodes_and_every_segment_verifies() {
 /// same header fields and compares bytes with what the broker wrote.
 #[test]
 fn uncompressed_batches_reencode_byte_identically() {
-    let Some(root) = common::fixtures() else { return };
+    let Some(root) = common::fixtures() else {
+        return;
+    };
     let limits = DecodeLimits::default();
     let (mut same, mut checked) = (0u64, 0u64);
     for dir in common::partition_dirs(&root) {
@@ -77,7 +83,11 @@ fn uncompressed_batches_reencode_byte_identically() {
 fn reencode(view: &BatchView<'_>, limits: &DecodeLimits) -> Vec<u8> {
     let mut b = BatchBuilder::new(view.base_offset())
         .partition_leader_epoch(view.partition_leader_epoch())
-        .producer(view.producer_id(), view.producer_epoch(), view.base_sequence())
+        .producer(
+            view.producer_id(),
+            view.producer_epoch(),
+            view.base_sequence(),
+        )
         .transactional(view.is_transactional())
         .control(view.is_control())
         .base_timestamp(view.base_timestamp());
@@ -124,7 +134,9 @@ fn raw_timestamp(view: &BatchView<'_>, r: &seglog::record::RecordRef<'_>) -> i64
 /// byte by rebuilding them from the `.log` with Kafka's rule.
 #[test]
 fn rebuilt_indexes_match_kafkas_sealed_index_files() {
-    let Some(root) = common::fixtures() else { return };
+    let Some(root) = common::fixtures() else {
+        return;
+    };
     let mut compared = 0;
     for dir in common::partition_dirs(&root) {
         let bases = common::segment_bases(&dir);
@@ -135,19 +147,28 @@ fn rebuilt_indexes_match_kafkas_sealed_index_files() {
         for &base in bases.iter().take(bases.len().saturating_sub(1)) {
             let index = file_name::file_path(&dir, base, FileKind::OffsetIndex);
             let time = file_name::file_path(&dir, base, FileKind::TimeIndex);
-            let (Ok(kafka_index), Ok(kafka_time)) = (std::fs::read(&index), std::fs::read(&time)) else {
+            let (Ok(kafka_index), Ok(kafka_time)) = (std::fs::read(&index), std::fs::read(&time))
+            else {
                 continue;
             };
             let copy = tempfile::tempdir().unwrap();
             let log = file_name::file_path(&dir, base, FileKind::Log);
             std::fs::copy(&log, file_name::file_path(copy.path(), base, FileKind::Log)).unwrap();
-            let mut segment = LogSegment::open_for_recovery(copy.path(), base, SegmentConfig::default()).unwrap();
+            let mut segment =
+                LogSegment::open_for_recovery(copy.path(), base, SegmentConfig::default()).unwrap();
             let report = segment.recover().unwrap();
             assert_eq!(report.truncated_bytes, 0, "{}", log.display());
             segment.seal().unwrap();
             drop(segment);
-            let ours_index = std::fs::read(file_name::file_path(copy.path(), base, FileKind::OffsetIndex)).unwrap();
-            let ours_time = std::fs::read(file_name::file_path(copy.path(), base, FileKind::TimeIndex)).unwrap();
+            let ours_index = std::fs::read(file_name::file_path(
+                copy.path(),
+                base,
+                FileKind::OffsetIndex,
+            ))
+            .unwrap();
+            let ours_time =
+                std::fs::read(file_name::file_path(copy.path(), base, FileKind::TimeIndex))
+                    .unwrap();
             assert_eq!(ours_index, kafka_index, "{}", index.display());
             assert_eq!(ours_time, kafka_time, "{}", time.display());
             compared += 1;

@@ -6,7 +6,9 @@ mod common;
 use proptest::prelude::*;
 use seglog::Error;
 use seglog::record::{BatchBuilder, BatchHeader, BatchView, Record};
-use seglog::segment::{FileKind, LogSegment, SegmentConfig, TruncationCause, file_name, verify_segment};
+use seglog::segment::{
+    FileKind, LogSegment, SegmentConfig, TruncationCause, file_name, verify_segment,
+};
 
 const BASE: i64 = 1_000;
 
@@ -15,7 +17,8 @@ fn batch(offset: i64, n: usize, ts: i64, value_len: usize) -> Vec<u8> {
     let mut b = BatchBuilder::new(offset).partition_leader_epoch(0);
     for i in 0..n {
         let value = vec![b'a' + (i % 26) as u8; value_len];
-        b.push(&Record::keyed(ts + i as i64, format!("k{i}"), value)).unwrap();
+        b.push(&Record::keyed(ts + i as i64, format!("k{i}"), value))
+            .unwrap();
     }
     b.build().unwrap()
 }
@@ -88,10 +91,22 @@ fn append_read_lookup_and_kafkas_index_rule() {
     assert!(seg.read(seg.size(), 100).unwrap().is_empty());
 
     // Timestamps: batch i holds 10_000 + 10 i + 0..3 at offsets BASE + 3 i + 0..3.
-    assert_eq!(seg.find_offset_by_timestamp(0, BASE).unwrap(), Some((BASE, 10_000)));
-    assert_eq!(seg.find_offset_by_timestamp(10_101, BASE).unwrap(), Some((BASE + 31, 10_101)));
-    assert_eq!(seg.find_offset_by_timestamp(10_103, BASE).unwrap(), Some((BASE + 33, 10_110)));
-    assert_eq!(seg.find_offset_by_timestamp(10_103, BASE + 40).unwrap(), Some((BASE + 40, 10_131)));
+    assert_eq!(
+        seg.find_offset_by_timestamp(0, BASE).unwrap(),
+        Some((BASE, 10_000))
+    );
+    assert_eq!(
+        seg.find_offset_by_timestamp(10_101, BASE).unwrap(),
+        Some((BASE + 31, 10_101))
+    );
+    assert_eq!(
+        seg.find_offset_by_timestamp(10_103, BASE).unwrap(),
+        Some((BASE + 33, 10_110))
+    );
+    assert_eq!(
+        seg.find_offset_by_timestamp(10_103, BASE + 40).unwrap(),
+        Some((BASE + 40, 10_131))
+    );
     assert_eq!(seg.find_offset_by_timestamp(20_000, BASE).unwrap(), None);
 }
 
@@ -105,7 +120,13 @@ fn seal_reopen_and_continue() {
     let log = file_name::file_path(dir.path(), BASE, FileKind::Log);
     let size: usize = placed.iter().map(|p| p.1).sum();
     assert_eq!(std::fs::metadata(&log).unwrap().len(), size as u64);
-    let index_len = std::fs::metadata(file_name::file_path(dir.path(), BASE, FileKind::OffsetIndex)).unwrap().len();
+    let index_len = std::fs::metadata(file_name::file_path(
+        dir.path(),
+        BASE,
+        FileKind::OffsetIndex,
+    ))
+    .unwrap()
+    .len();
     assert_eq!(index_len, entries as u64 * 8);
     // Sealing adds the final time index entry: the segment's max timestamp.
     let time = seg.time_index().unwrap();
@@ -115,7 +136,11 @@ fn seal_reopen_and_continue() {
     let seg = LogSegment::open(dir.path(), BASE, small_config(), false).unwrap();
     assert_eq!(seg.next_offset(), BASE + 60);
     assert_eq!(seg.max_timestamp(), 10_000 + 190 + 2);
-    assert!(verify_segment(dir.path(), BASE, &small_config()).unwrap().is_ok());
+    assert!(
+        verify_segment(dir.path(), BASE, &small_config())
+            .unwrap()
+            .is_ok()
+    );
     drop(seg);
 
     let mut seg = LogSegment::open(dir.path(), BASE, small_config(), true).unwrap();
@@ -160,7 +185,9 @@ fn read_handles_outlive_recovery_truncation() {
     let mut seg = LogSegment::open_for_recovery(dir.path(), BASE, small_config()).unwrap();
     let report = seg.recover().unwrap();
     assert_eq!(report.valid_bytes, placed[5].0);
-    assert!(matches!(report.cause, Some(TruncationCause::Corrupt { position, .. }) if position == placed[5].0));
+    assert!(
+        matches!(report.cause, Some(TruncationCause::Corrupt { position, .. }) if position == placed[5].0)
+    );
     assert_eq!(seg.next_offset(), BASE + 15);
     assert_eq!(held.as_bytes(), &before);
     assert!(held.iter().all(|b| b.verify_crc().is_ok()));
@@ -182,7 +209,11 @@ fn unclean_stop_leaves_a_zero_tail_that_recovery_removes() {
     assert_eq!(seg.next_offset(), placed[9].2 + 1);
     fill(&mut seg, 1);
     seg.seal().unwrap();
-    assert!(verify_segment(dir.path(), BASE, &small_config()).unwrap().is_ok());
+    assert!(
+        verify_segment(dir.path(), BASE, &small_config())
+            .unwrap()
+            .is_ok()
+    );
 }
 
 #[test]
@@ -199,7 +230,14 @@ fn a_damaged_base_offset_is_caught_by_the_offset_checks() {
     data[at..at + 8].copy_from_slice(&(BASE + 3).to_be_bytes());
     std::fs::write(&log, &data).unwrap();
     let report = verify_segment(dir.path(), BASE, &small_config()).unwrap();
-    assert!(report.faults.iter().any(|f| f.position == Some(placed[3].0)), "{:?}", report.faults);
+    assert!(
+        report
+            .faults
+            .iter()
+            .any(|f| f.position == Some(placed[3].0)),
+        "{:?}",
+        report.faults
+    );
     let mut seg = LogSegment::open_for_recovery(dir.path(), BASE, small_config()).unwrap();
     assert_eq!(seg.recover().unwrap().valid_bytes, placed[3].0);
 }
@@ -211,7 +249,10 @@ fn flip_byte(path: &std::path::Path, at: u64) {
 }
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(32)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(32)
 }
 
 proptest! {

@@ -197,6 +197,8 @@ impl BatchBuilder {
     /// header and the CRC.
     pub fn build(self) -> Result<Vec<u8>, BatchError> {
         let mut out = match self.compression {
+            // Kafka never compresses an empty records section.
+            _ if self.count == 0 => self.buf,
             Compression::None => self.buf,
             codec => {
                 let mut out = Vec::with_capacity(l::HEADER_SIZE + self.buf.len() / 2);

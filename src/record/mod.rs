@@ -17,8 +17,6 @@ mod view;
 
 pub use batch_slice::BatchSlice;
 pub use builder::BatchBuilder;
-#[cfg(test)]
-pub(crate) use builder::set_crc;
 pub use compression::Compression;
 pub use model::{Header, Record, TimestampType};
 pub use records::{DecodeLimits, HeaderIter, HeaderRef, RecordIter, RecordRef, RecordSet};

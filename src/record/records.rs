@@ -70,6 +70,9 @@ impl<'a> RecordSet<'a> {
         let stored = batch.bytes();
         let section = &stored[super::layout::HEADER_SIZE..];
         let data = match batch.compression()? {
+            // An empty batch (compaction keeps them for producer state) is
+            // not decoded, whatever its codec and section, as in Kafka.
+            _ if count == 0 => Cow::Borrowed(&[][..]),
             Compression::None => Cow::Borrowed(section),
             codec => Cow::Owned(compression::decompress(
                 codec,

@@ -76,7 +76,10 @@ mod tests {
     #[test]
     fn names_roundtrip() {
         assert_eq!(file_name(0, FileKind::Log), "00000000000000000000.log");
-        assert_eq!(file_name(12345, FileKind::TimeIndex), "00000000000000012345.timeindex");
+        assert_eq!(
+            file_name(12345, FileKind::TimeIndex),
+            "00000000000000012345.timeindex"
+        );
         for kind in FileKind::ALL {
             assert_eq!(parse(&file_name(i64::MAX, kind)), Some((i64::MAX, kind)));
         }

@@ -22,7 +22,12 @@ pub(super) struct Indexes {
 }
 
 impl Indexes {
-    pub fn new(offset: Option<OffsetIndex>, time: Option<TimeIndex>, base_offset: i64, interval: usize) -> Self {
+    pub fn new(
+        offset: Option<OffsetIndex>,
+        time: Option<TimeIndex>,
+        base_offset: i64,
+        interval: usize,
+    ) -> Self {
         Indexes {
             offset,
             time,
@@ -57,12 +62,15 @@ impl Indexes {
 
     /// Whether an index has no slot left.
     pub fn is_full(&self) -> bool {
-        self.offset.as_ref().is_some_and(|i| i.is_full()) || self.time.as_ref().is_some_and(|i| i.is_full())
+        self.offset.as_ref().is_some_and(|i| i.is_full())
+            || self.time.as_ref().is_some_and(|i| i.is_full())
     }
 
     /// Position to start a scan for `offset` from.
     pub fn position_for(&self, offset: i64) -> usize {
-        self.offset.as_ref().map_or(0, |i| i.lookup(offset).1 as usize)
+        self.offset
+            .as_ref()
+            .map_or(0, |i| i.lookup(offset).1 as usize)
     }
 
     /// Adds the final time index entry and trims both files.

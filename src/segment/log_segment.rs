@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 
 use super::config::SegmentConfig;
 use super::file_name::{FileKind, file_path};
+use super::indexer::Indexes;
 use super::log_file::LogFile;
 use super::scan::{Check, SegmentScan, check_offsets};
-use super::indexer::Indexes;
 use super::{OffsetIndex, TimeIndex};
 use crate::error::{Error, Result};
 use crate::record::{BatchHeader, BatchSlice, BatchView};
@@ -81,7 +81,12 @@ impl LogSegment {
     /// Missing or inconsistent index files are rebuilt from the `.log` when
     /// `writable`; read-only, the segment does without them (lookups scan
     /// the `.log`) and never writes a file.
-    pub fn open(dir: &Path, base_offset: i64, config: SegmentConfig, writable: bool) -> Result<Self> {
+    pub fn open(
+        dir: &Path,
+        base_offset: i64,
+        config: SegmentConfig,
+        writable: bool,
+    ) -> Result<Self> {
         let mut segment = Self::open_files(dir, base_offset, config, writable)?;
         if writable && (segment.indexes.offset.is_none() || segment.indexes.time.is_none()) {
             segment.rebuild_indexes()?;
@@ -97,7 +102,12 @@ impl LogSegment {
         Self::open_files(dir, base_offset, config, true)
     }
 
-    fn open_files(dir: &Path, base_offset: i64, config: SegmentConfig, writable: bool) -> Result<Self> {
+    fn open_files(
+        dir: &Path,
+        base_offset: i64,
+        config: SegmentConfig,
+        writable: bool,
+    ) -> Result<Self> {
         let log = LogFile::open(
             &file_path(dir, base_offset, FileKind::Log),
             writable,
@@ -119,7 +129,12 @@ impl LogSegment {
             base_offset,
             config,
             log,
-            indexes: Indexes::new(offset_index, time_index, base_offset, config.index_interval_bytes),
+            indexes: Indexes::new(
+                offset_index,
+                time_index,
+                base_offset,
+                config.index_interval_bytes,
+            ),
             next_offset: base_offset,
         })
     }
@@ -138,7 +153,8 @@ impl LogSegment {
         };
         let data = self.log.bytes();
         for item in SegmentScan::new(data, from, self.base_offset, None, Check::Framing) {
-            let (_, view) = item.map_err(|(pos, e)| Error::in_segment(self.log.path(), pos as u64, e))?;
+            let (_, view) =
+                item.map_err(|(pos, e)| Error::in_segment(self.log.path(), pos as u64, e))?;
             self.next_offset = view.next_offset();
             if view.max_timestamp() > ix.max_timestamp {
                 ix.max_timestamp = view.max_timestamp();
@@ -216,7 +232,9 @@ impl LogSegment {
     /// The maxTimestamp of the first batch, which Kafka's `segment.ms` roll
     /// is measured from; `None` when empty.
     pub fn first_batch_timestamp(&self) -> Option<i64> {
-        BatchView::parse(self.log.bytes()).ok().map(|b| b.max_timestamp())
+        BatchView::parse(self.log.bytes())
+            .ok()
+            .map(|b| b.max_timestamp())
     }
 
     /// Whether an index has no room left, so the log must roll.
@@ -276,8 +294,15 @@ impl LogSegment {
     pub fn read(&self, position: u64, max_bytes: usize) -> Result<BatchSlice> {
         let data = self.log.bytes();
         let mut end = position as usize;
-        for item in SegmentScan::new(data, position as usize, self.base_offset, None, Check::Framing) {
-            let (at, view) = item.map_err(|(pos, e)| Error::in_segment(self.log.path(), pos as u64, e))?;
+        for item in SegmentScan::new(
+            data,
+            position as usize,
+            self.base_offset,
+            None,
+            Check::Framing,
+        ) {
+            let (at, view) =
+                item.map_err(|(pos, e)| Error::in_segment(self.log.path(), pos as u64, e))?;
             if at > position as usize && at + view.size() - position as usize > max_bytes {
                 break;
             }
@@ -302,7 +327,8 @@ impl LogSegment {
     ) -> Result<Option<BatchLocation>> {
         let data = self.log.bytes();
         for item in SegmentScan::new(data, start, self.base_offset, None, Check::Framing) {
-            let (at, view) = item.map_err(|(pos, e)| Error::in_segment(self.log.path(), pos as u64, e))?;
+            let (at, view) =
+                item.map_err(|(pos, e)| Error::in_segment(self.log.path(), pos as u64, e))?;
             if wanted(&view) {
                 return Ok(Some(BatchLocation {
                     position: at as u64,
@@ -318,7 +344,11 @@ impl LogSegment {
     /// The first record with timestamp >= `timestamp` and offset >=
     /// `starting_offset`: `(offset, its timestamp)`, as Kafka's
     /// `findOffsetByTimestamp` (time index, then offset index, then a scan).
-    pub fn find_offset_by_timestamp(&self, timestamp: i64, starting_offset: i64) -> Result<Option<(i64, i64)>> {
+    pub fn find_offset_by_timestamp(
+        &self,
+        timestamp: i64,
+        starting_offset: i64,
+    ) -> Result<Option<(i64, i64)>> {
         let from_offset = self
             .indexes
             .time
@@ -328,7 +358,8 @@ impl LogSegment {
         let start = self.indexes.position_for(from_offset);
         let data = self.log.bytes();
         for item in SegmentScan::new(data, start, self.base_offset, None, Check::Framing) {
-            let (at, view) = item.map_err(|(pos, e)| Error::in_segment(self.log.path(), pos as u64, e))?;
+            let (at, view) =
+                item.map_err(|(pos, e)| Error::in_segment(self.log.path(), pos as u64, e))?;
             if view.max_timestamp() < timestamp || view.last_offset() < starting_offset {
                 continue;
             }

@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 
 use super::file_name::{FileKind, file_path};
+use super::indexer::Indexes;
 use super::log_segment::LogSegment;
 use super::scan::{Check, SegmentScan, is_preallocated_tail};
-use super::indexer::Indexes;
 use super::{OffsetIndex, TimeIndex};
 use crate::error::{BatchError, Error, Result};
 
@@ -88,8 +88,16 @@ impl LogSegment {
         let (base, config) = (self.base_offset(), *self.config());
         // Drop the old files' mappings before recreating them.
         self.indexes = Indexes::new(None, None, base, config.index_interval_bytes);
-        let offset = OffsetIndex::create(&file_path(&dir, base, FileKind::OffsetIndex), base, config.segment_index_bytes)?;
-        let time = TimeIndex::create(&file_path(&dir, base, FileKind::TimeIndex), base, config.segment_index_bytes)?;
+        let offset = OffsetIndex::create(
+            &file_path(&dir, base, FileKind::OffsetIndex),
+            base,
+            config.segment_index_bytes,
+        )?;
+        let time = TimeIndex::create(
+            &file_path(&dir, base, FileKind::TimeIndex),
+            base,
+            config.segment_index_bytes,
+        )?;
         self.indexes = Indexes::new(Some(offset), Some(time), base, config.index_interval_bytes);
         self.next_offset = base;
         let mut scan = SegmentScan::new(self.log.bytes(), 0, base, None, check);

@@ -99,7 +99,9 @@ pub(crate) fn check_offsets(
 ) -> Result<(), BatchError> {
     let (base, delta) = (view.base_offset(), view.last_offset_delta());
     if delta < 0 {
-        return Err(BatchError::BadOffsets(format!("negative lastOffsetDelta {delta}")));
+        return Err(BatchError::BadOffsets(format!(
+            "negative lastOffsetDelta {delta}"
+        )));
     }
     if base < segment_base {
         return Err(BatchError::BadOffsets(format!(
@@ -113,7 +115,9 @@ pub(crate) fn check_offsets(
             "base offset {base} overlaps the previous batch, which ends before {prev}"
         )));
     }
-    let relative_last = base.saturating_sub(segment_base).saturating_add(i64::from(delta));
+    let relative_last = base
+        .saturating_sub(segment_base)
+        .saturating_add(i64::from(delta));
     if relative_last > i64::from(i32::MAX) {
         return Err(BatchError::BadOffsets(format!(
             "last offset {} is too far above the segment's base offset {segment_base} for 32-bit relative offsets",

@@ -9,14 +9,22 @@ use std::path::{Path, PathBuf};
 pub fn fixtures() -> Option<PathBuf> {
     let dir = std::env::var_os("SEGLOG_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/kafka-real"));
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/kafka-real")
+        });
     if dir.is_dir() {
         return Some(dir);
     }
     if std::env::var("SEGLOG_REQUIRE_FIXTURES").as_deref() == Ok("1") {
-        panic!("SEGLOG_REQUIRE_FIXTURES=1 but no fixtures at {}", dir.display());
+        panic!(
+            "SEGLOG_REQUIRE_FIXTURES=1 but no fixtures at {}",
+            dir.display()
+        );
     }
-    eprintln!("skipping: no Kafka fixtures at {} (set SEGLOG_FIXTURES)", dir.display());
+    eprintln!(
+        "skipping: no Kafka fixtures at {} (set SEGLOG_FIXTURES)",
+        dir.display()
+    );
     None
 }
 
@@ -29,7 +37,9 @@ pub fn partition_dirs(root: &Path) -> Vec<PathBuf> {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut has_log = false;
     for entry in entries.flatten() {
         let path = entry.path();

@@ -182,3 +182,60 @@ pub(crate) fn decompress(
         other => Err(other.unavailable()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dispatch_roundtrips_every_available_codec() {
+        let input = b"key-42 value-42 ".repeat(20_000);
+        for codec in Compression::ALL {
+            let mut out = b"head".to_vec();
+            let compressed = compress(codec, &input, &mut out);
+            if !codec.is_available() {
+                assert!(matches!(
+                    compressed,
+                    Err(BatchError::CodecUnavailable { .. })
+                ));
+                assert!(matches!(
+                    decompress(codec, &input, usize::MAX),
+                    Err(BatchError::CodecUnavailable { .. })
+                ));
+                continue;
+            }
+            compressed.unwrap();
+            assert_eq!(&out[..4], b"head", "{codec} must append");
+            let body = &out[4..];
+            assert_eq!(
+                decompress(codec, body, input.len()).unwrap(),
+                input,
+                "{codec}"
+            );
+            assert_eq!(
+                decompress(codec, body, input.len() - 1),
+                Err(BatchError::DecompressedTooLarge {
+                    max: input.len() - 1
+                }),
+                "{codec}"
+            );
+        }
+    }
+
+    #[test]
+    fn dispatch_rejects_garbage_for_every_codec() {
+        for codec in Compression::ALL {
+            if codec == Compression::None || !codec.is_available() {
+                continue;
+            }
+            for garbage in [&b""[..], b"\xff\xff\xff", b"not compressed at all"] {
+                match decompress(codec, garbage, 1 << 20) {
+                    Err(BatchError::Decompression { codec: name, .. }) => {
+                        assert_eq!(name, codec.name());
+                    }
+                    other => panic!("{codec} on {garbage:?}: {other:?}"),
+                }
+            }
+        }
+    }
+}
