@@ -4,7 +4,8 @@
 //! `memcpy` rather than a system call; the data is in the page cache at once
 //! and survives a process crash. The mapping spans the segment's whole
 //! capacity (address space only); disk blocks are reserved ahead of the
-//! writer in windows with `fallocate`, which also extends the file, so:
+//! writer in windows by writing zeros through the page cache, which also
+//! extends the file, so:
 //!
 //! * a full disk surfaces as [`Error::Io`] when a window is reserved, never
 //!   as SIGBUS on a store into the mapping;
@@ -70,7 +71,7 @@ pub(crate) struct LogFile {
     synced: u64,
     writable: bool,
     poisoned: bool,
-    /// Bytes reserved per fallocate.
+    /// Bytes reserved per window.
     window: u64,
 }
 
