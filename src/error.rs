@@ -50,6 +50,21 @@ pub enum Error {
         reason: String,
     },
 
+    /// A text checkpoint or metadata file (`*-offset-checkpoint`,
+    /// `leader-epoch-checkpoint`, `partition.metadata`) does not parse.
+    #[error("malformed {kind} file {}: line {line}: {reason}", path.display())]
+    CorruptCheckpoint {
+        /// The file.
+        path: PathBuf,
+        /// Which kind of file it is (`offset checkpoint`, `leader epoch
+        /// checkpoint`, `partition metadata`).
+        kind: &'static str,
+        /// The 1-based line where the problem is.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// A batch uses a compression codec whose cargo feature is not enabled.
     #[error(
         "batch compressed with {codec}, which this build lacks: enable seglog's cargo feature `{feature}`"
@@ -108,6 +123,68 @@ pub enum Error {
         base_offset: i64,
         /// Which limit was reached.
         reason: &'static str,
+    },
+
+    /// A CreateTime timestamp outside `message.timestamp.before.max.ms` /
+    /// `message.timestamp.after.max.ms` of the log's clock.
+    #[error("timestamp {timestamp} is outside the accepted range [{min}, {max}] (now {now})")]
+    InvalidTimestamp {
+        /// The offending record timestamp.
+        timestamp: i64,
+        /// The earliest accepted timestamp.
+        min: i64,
+        /// The latest accepted timestamp.
+        max: i64,
+        /// The clock's time at the append.
+        now: i64,
+    },
+
+    /// The partition was closed; reopen it to write again.
+    #[error("partition {} is closed", path.display())]
+    Closed {
+        /// The partition directory.
+        path: PathBuf,
+    },
+
+    /// A directory is not a partition directory (`<topic>-<partition>`).
+    #[error("{} is not a partition directory name (<topic>-<partition>)", path.display())]
+    InvalidPartitionDir {
+        /// The offending directory.
+        path: PathBuf,
+    },
+
+    /// An idempotent producer's batch does not continue its sequence: a gap,
+    /// or an old sequence no longer in the five-batch duplicate window.
+    #[error("out of order sequence for producer {producer_id}: expected {expected}, got {got}")]
+    OutOfOrderSequence {
+        /// The producer id of the batch.
+        producer_id: i64,
+        /// The base sequence the partition expects next.
+        expected: i32,
+        /// The base sequence the batch carries.
+        got: i32,
+    },
+
+    /// A batch carries a producer epoch older than the partition's current
+    /// epoch for that producer id: a zombie producer.
+    #[error("producer {producer_id} is fenced: epoch {epoch} is older than the current epoch {current_epoch}")]
+    ProducerFenced {
+        /// The producer id of the batch.
+        producer_id: i64,
+        /// The epoch the batch carries.
+        epoch: i16,
+        /// The epoch the partition knows for that producer id.
+        current_epoch: i16,
+    },
+
+    /// A producer state `.snapshot` file cannot be used: bad version, CRC,
+    /// length or entry count.
+    #[error("corrupt producer snapshot {}: {reason}", path.display())]
+    CorruptSnapshot {
+        /// The snapshot file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
     },
 
     /// The handle refuses writes because an earlier fsync failed; what is on

@@ -49,7 +49,10 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 #![warn(missing_docs)]
 
+pub mod clock;
+pub mod config;
 pub mod error;
+pub mod partition;
 pub mod record;
 pub mod segment;
 

@@ -15,6 +15,7 @@ mod records;
 pub mod varint;
 mod view;
 
+pub(crate) use builder::set_crc;
 pub use batch_slice::BatchSlice;
 pub use builder::BatchBuilder;
 pub use compression::Compression;

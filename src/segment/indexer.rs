@@ -60,6 +60,11 @@ impl Indexes {
         Ok(())
     }
 
+    /// Restarts the byte count of the index rule (after a truncation).
+    pub fn reset_interval(&mut self) {
+        self.bytes_since_last_entry = 0;
+    }
+
     /// Whether an index has no slot left.
     pub fn is_full(&self) -> bool {
         self.offset.as_ref().is_some_and(|i| i.is_full())

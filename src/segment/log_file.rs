@@ -302,6 +302,22 @@ impl LogFile {
         self.remap(map_len)
     }
 
+    /// Makes a sealed (or read-only) file writable again, mapped over
+    /// `capacity`: the last segment of a log reopened for appends, or a
+    /// segment a truncation reaches back into.
+    pub fn make_writable(&mut self, capacity: usize) -> Result<()> {
+        if self.writable {
+            return Ok(());
+        }
+        self.file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.path)
+            .map_err(|e| Error::io(&self.path, e))?;
+        self.writable = true;
+        self.remap(capacity.max(self.file_len as usize))
+    }
+
     /// Makes everything appended so far durable (msync + fdatasync). After a
     /// failure the file refuses writes: what reached the disk is unknown.
     pub fn sync(&mut self) -> Result<()> {

@@ -88,6 +88,9 @@ impl LogSegment {
         writable: bool,
     ) -> Result<Self> {
         let mut segment = Self::open_files(dir, base_offset, config, writable)?;
+        if writable {
+            segment.log.make_writable(config.log_capacity())?;
+        }
         if writable && (segment.indexes.offset.is_none() || segment.indexes.time.is_none()) {
             segment.rebuild_indexes()?;
         } else {
@@ -141,6 +144,16 @@ impl LogSegment {
 
     /// Finds the next offset and the largest timestamp by scanning from the
     /// last index entry to the end (framing and offsets checked).
+    /// Recomputes the next offset and largest timestamp after the log was
+    /// cut (the indexes were cut to match).
+    pub(super) fn reload_tail(&mut self) -> Result<()> {
+        self.indexes.max_timestamp = crate::record::layout::NO_TIMESTAMP;
+        self.indexes.offset_of_max_timestamp = self.base_offset;
+        self.indexes.reset_interval();
+        self.next_offset = self.base_offset;
+        self.load_tail()
+    }
+
     fn load_tail(&mut self) -> Result<()> {
         let ix = &mut self.indexes;
         if let Some((ts, offset)) = ix.time.as_ref().and_then(|t| t.last_entry()) {

@@ -12,6 +12,7 @@ pub mod offset_index;
 mod recovery;
 mod scan;
 pub mod time_index;
+mod truncate;
 mod verify;
 
 pub use config::SegmentConfig;

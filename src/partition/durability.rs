@@ -1,0 +1,58 @@
+//! Durability: `flush()`, Kafka's `flush.messages` / `flush.ms` policies,
+//! the recovery point they advance, and `close()`.
+//!
+//! By default nothing is fsynced on append: the data is in the page cache
+//! and survives a process crash, as with Kafka. `flush()` makes everything
+//! appended so far durable and moves the flushed offset (the recovery
+//! point), which `durable` readers wait for. A failed fsync poisons the
+//! segment: it refuses further writes.
+
+use std::sync::atomic::Ordering;
+
+use super::log::{Partition, Writer};
+use crate::error::Result;
+
+impl Partition {
+    /// Makes every appended record durable; returns the flushed offset.
+    pub fn flush(&self) -> Result<i64> {
+        let mut writer = self.shared.writer.lock();
+        self.flush_locked(&mut writer)
+    }
+
+    pub(super) fn flush_locked(&self, writer: &mut Writer) -> Result<i64> {
+        let end = self.log_end_offset();
+        if self.flushed_offset() < end {
+            // Sealed segments were synced when they were sealed.
+            self.active_segment()?.write().flush()?;
+            self.shared.offsets.flushed.store(end, Ordering::Release);
+            self.shared.watch.notify();
+        }
+        writer.unflushed_records = 0;
+        writer.last_flush_ms = self.config().clock.now_ms();
+        Ok(end)
+    }
+
+    /// Kafka's flush policies, checked after each append.
+    pub(super) fn apply_flush_policy(&self, writer: &mut Writer, now: i64) -> Result<()> {
+        let config = self.config();
+        let by_count = writer.unflushed_records >= config.flush_messages;
+        let by_time = now.saturating_sub(writer.last_flush_ms) >= config.flush_ms;
+        if by_count || by_time {
+            self.flush_locked(writer)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes, seals the active segment (trims its preallocated space) and
+    /// refuses further writes. Reads keep working. Idempotent.
+    pub fn close(&self) -> Result<()> {
+        let mut writer = self.shared.writer.lock();
+        if writer.closed {
+            return Ok(());
+        }
+        self.flush_locked(&mut writer)?;
+        self.active_segment()?.write().seal()?;
+        writer.closed = true;
+        Ok(())
+    }
+}

@@ -1,0 +1,18 @@
+//! The partition log: an ordered list of segments in a `<topic>-<partition>`
+//! directory, with offsets assigned on append, reads and lookups by offset
+//! and time, rolling, flushing, and recovery that never returns corrupt data.
+
+mod append;
+mod dir_name;
+mod durability;
+mod log;
+mod open;
+mod read;
+mod truncation;
+mod watch;
+
+pub use append::{AppendInfo, RecordsOptions};
+pub use dir_name::{parse_partition_dir, partition_dir_name};
+pub use log::Partition;
+pub use open::{OpenOptions, OpenReport};
+pub use read::Isolation;

@@ -1,0 +1,177 @@
+//! Opening a partition directory: leftovers of interrupted operations,
+//! segment loading, and recovery after an unclean stop.
+//!
+//! The store-wide checkpoint values (recovery point, log start offset) and
+//! whether the last shutdown was clean are the caller's to pass in (DESIGN.md
+//! section 7 item 3): the Store reads them from its checkpoint files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
+
+use parking_lot::{Mutex, RwLock};
+
+use super::append::draw_jitter;
+use super::dir_name::parse_partition_dir;
+use super::log::{Offsets, Partition, SegmentMap, Shared, Writer, delete_segment_files};
+use super::watch::Watch;
+use crate::config::TopicConfig;
+use crate::error::{Error, Result};
+use crate::segment::{FileKind, LogSegment, RecoveryReport, file_name};
+
+/// What the caller knows about the partition from the store's checkpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OpenOptions {
+    /// From `recovery-point-offset-checkpoint`: everything below was on disk.
+    pub recovery_point: i64,
+    /// From `log-start-offset-checkpoint`.
+    pub log_start_offset: Option<i64>,
+    /// Whether the store was shut down cleanly; otherwise every segment
+    /// from the one holding the recovery point on is scanned.
+    pub clean_shutdown: bool,
+}
+
+/// What opening found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Segments loaded.
+    pub segments: usize,
+    /// One report per segment that was scanned by recovery.
+    pub recovered: Vec<RecoveryReport>,
+    /// Segments deleted because they followed a damaged one.
+    pub deleted_after_damage: Vec<i64>,
+    /// Leftover files of interrupted operations removed or completed.
+    pub leftovers: Vec<PathBuf>,
+}
+
+impl Partition {
+    /// Opens (creating if needed) the partition directory `dir`, named
+    /// `<topic>-<partition>`.
+    pub fn open(dir: &Path, config: TopicConfig, options: OpenOptions) -> Result<(Partition, OpenReport)> {
+        let (topic, partition) = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(parse_partition_dir)
+            .ok_or_else(|| Error::InvalidPartitionDir { path: dir.to_path_buf() })?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut report = OpenReport {
+            leftovers: clean_leftovers(dir)?,
+            ..OpenReport::default()
+        };
+        let segments = load_segments(dir, &config, options, &mut report)?;
+        report.segments = segments.len();
+        let first_base = segments.keys().next().copied().unwrap_or(0);
+        let end = match segments.values().next_back() {
+            Some(s) => s.read().next_offset(),
+            None => 0,
+        };
+        let start = options.log_start_offset.unwrap_or(first_base).max(first_base).min(end);
+        let flushed = if options.clean_shutdown || !report.recovered.is_empty() {
+            end
+        } else {
+            options.recovery_point.min(end)
+        };
+        let shared = Shared {
+            dir: dir.to_path_buf(),
+            topic: topic.to_string(),
+            partition,
+            writer: Mutex::new(Writer {
+                unflushed_records: 0,
+                last_flush_ms: config.clock.now_ms(),
+                leader_epoch: 0,
+                roll_jitter_ms: draw_jitter(config.segment_jitter_ms, config.segment_ms, end),
+                closed: false,
+            }),
+            config,
+            segments: RwLock::new(Arc::new(segments)),
+            offsets: Offsets {
+                log_start: AtomicI64::new(start),
+                log_end: AtomicI64::new(end),
+                flushed: AtomicI64::new(flushed),
+            },
+            watch: Watch::default(),
+        };
+        Ok((Partition { shared: Arc::new(shared) }, report))
+    }
+}
+
+/// Removes what interrupted operations left: `.deleted` files (deletion was
+/// decided), `.cleaned` files (a compaction that never reached its swap),
+/// and `.log.truncating` files (a truncation that never renamed).
+fn clean_leftovers(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name.ends_with(".deleted") || name.ends_with(".cleaned") || name.ends_with(".truncating") {
+            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            removed.push(path);
+        }
+    }
+    Ok(removed)
+}
+
+/// Loads every segment: trusted ones read-only, the ones an unclean stop
+/// may have damaged through recovery, the last one writable.
+fn load_segments(
+    dir: &Path,
+    config: &TopicConfig,
+    options: OpenOptions,
+    report: &mut OpenReport,
+) -> Result<SegmentMap> {
+    let bases = segment_bases(dir)?;
+    let segment_config = config.segment_config();
+    // Recovery starts at the segment holding the recovery point.
+    let recover_from = bases
+        .iter()
+        .copied()
+        .filter(|&b| b <= options.recovery_point)
+        .next_back()
+        .unwrap_or(i64::MIN);
+    let mut map = BTreeMap::new();
+    let mut damaged = false;
+    for (i, &base) in bases.iter().enumerate() {
+        if damaged {
+            delete_segment_files(dir, base)?;
+            report.deleted_after_damage.push(base);
+            continue;
+        }
+        let last = i + 1 == bases.len();
+        let segment = if !options.clean_shutdown && base >= recover_from {
+            let mut segment = LogSegment::open_for_recovery(dir, base, segment_config)?;
+            let recovery = segment.recover()?;
+            segment.flush()?;
+            if recovery.truncated_bytes > 0 {
+                tracing::warn!(segment = %recovery.segment.display(), truncated = recovery.truncated_bytes, cause = ?recovery.cause, "recovery truncated a segment");
+                damaged = !last;
+            }
+            report.recovered.push(recovery);
+            if !last && !damaged {
+                segment.seal()?;
+            }
+            segment
+        } else {
+            LogSegment::open(dir, base, segment_config, last)?
+        };
+        map.insert(base, Arc::new(RwLock::new(segment)));
+    }
+    if map.is_empty() {
+        let base = options.log_start_offset.unwrap_or(0).max(0);
+        map.insert(base, Arc::new(RwLock::new(LogSegment::create(dir, base, segment_config)?)));
+    }
+    Ok(map)
+}
+
+/// Base offsets of the `.log` files in `dir`, ascending.
+fn segment_bases(dir: &Path) -> Result<Vec<i64>> {
+    let mut bases = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        if let Some((base, FileKind::Log)) = entry.file_name().to_str().and_then(file_name::parse) {
+            bases.push(base);
+        }
+    }
+    bases.sort_unstable();
+    Ok(bases)
+}
