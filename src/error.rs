@@ -167,7 +167,9 @@ pub enum Error {
 
     /// A batch carries a producer epoch older than the partition's current
     /// epoch for that producer id: a zombie producer.
-    #[error("producer {producer_id} is fenced: epoch {epoch} is older than the current epoch {current_epoch}")]
+    #[error(
+        "producer {producer_id} is fenced: epoch {epoch} is older than the current epoch {current_epoch}"
+    )]
     ProducerFenced {
         /// The producer id of the batch.
         producer_id: i64,

@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use parking_lot::RwLock;
 
 use super::log::{Partition, Writer};
+use super::producer_state::{AppendedBatch, Check};
 use crate::error::{BatchError, Error, Result};
 use crate::record::layout as l;
 use crate::record::{BatchBuilder, BatchHeader, BatchView, Compression, Record, TimestampType};
@@ -41,9 +42,15 @@ pub struct RecordsOptions {
 
 impl Partition {
     /// Encodes `records` as one batch and appends it.
-    pub fn append_records(&self, records: &[Record], options: RecordsOptions) -> Result<AppendInfo> {
+    pub fn append_records(
+        &self,
+        records: &[Record],
+        options: RecordsOptions,
+    ) -> Result<AppendInfo> {
         if records.is_empty() {
-            return Err(Error::InvalidBatch(BatchError::NotAccepted("a batch needs at least one record")));
+            return Err(Error::InvalidBatch(BatchError::NotAccepted(
+                "a batch needs at least one record",
+            )));
         }
         let now = self.config().clock.now_ms();
         if self.config().message_timestamp_type == TimestampType::CreateTime {
@@ -76,12 +83,16 @@ impl Partition {
     fn validate_client_batch(&self, batch: &[u8], now: i64) -> Result<()> {
         let view = BatchView::parse(batch)?;
         if view.size() != batch.len() {
-            return Err(Error::InvalidBatch(BatchError::NotAccepted("exactly one batch per append")));
+            return Err(Error::InvalidBatch(BatchError::NotAccepted(
+                "exactly one batch per append",
+            )));
         }
         self.check_size(view.size())?;
         view.verify_crc()?;
         if view.is_control() {
-            return Err(Error::InvalidBatch(BatchError::NotAccepted("control batches come from the log, not clients")));
+            return Err(Error::InvalidBatch(BatchError::NotAccepted(
+                "control batches come from the log, not clients",
+            )));
         }
         let count = view.record_count();
         if count < 1 || view.last_offset_delta() != count - 1 {
@@ -114,7 +125,12 @@ impl Partition {
         let min = now.saturating_sub(config.message_timestamp_before_max_ms);
         let max = now.saturating_add(config.message_timestamp_after_max_ms);
         if timestamp < min || timestamp > max {
-            return Err(Error::InvalidTimestamp { timestamp, min, max, now });
+            return Err(Error::InvalidTimestamp {
+                timestamp,
+                min,
+                max,
+                now,
+            });
         }
         Ok(())
     }
@@ -123,10 +139,32 @@ impl Partition {
     fn append_validated(&self, batch: &mut [u8], now: i64) -> Result<AppendInfo> {
         let mut writer = self.shared.writer.lock();
         self.check_open(&writer)?;
+        let header = BatchView::parse(batch)?;
+        let check = writer.producers.check(
+            header.producer_id(),
+            header.producer_epoch(),
+            header.base_sequence(),
+            header.record_count(),
+        )?;
+        if let Check::Duplicate {
+            base_offset,
+            last_offset,
+            timestamp,
+        } = check
+        {
+            return Ok(AppendInfo {
+                base_offset,
+                last_offset,
+                max_timestamp: timestamp,
+                log_append_time: None,
+            });
+        }
         let base_offset = self.log_end_offset();
         batch[l::BASE_OFFSET..l::LENGTH].copy_from_slice(&base_offset.to_be_bytes());
-        batch[l::PARTITION_LEADER_EPOCH..l::MAGIC].copy_from_slice(&writer.leader_epoch.to_be_bytes());
-        let log_append_time = (self.config().message_timestamp_type == TimestampType::LogAppendTime).then_some(now);
+        batch[l::PARTITION_LEADER_EPOCH..l::MAGIC]
+            .copy_from_slice(&writer.leader_epoch.to_be_bytes());
+        let log_append_time =
+            (self.config().message_timestamp_type == TimestampType::LogAppendTime).then_some(now);
         if let Some(t) = log_append_time {
             stamp_log_append_time(batch, t);
         }
@@ -139,7 +177,13 @@ impl Partition {
             max_timestamp: view.max_timestamp(),
             log_append_time,
         };
-        self.shared.offsets.log_end.store(view.next_offset(), Ordering::Release);
+        if view.producer_id() >= 0 {
+            writer.producers.record(&AppendedBatch::from_header(&view));
+        }
+        self.shared
+            .offsets
+            .log_end
+            .store(view.next_offset(), Ordering::Release);
         writer.unflushed_records += i64::from(view.record_count());
         self.shared.watch.notify();
         self.apply_flush_policy(&mut writer, now)?;
@@ -148,7 +192,11 @@ impl Partition {
 
     /// The segment the batch goes to: the active one, or a new one when
     /// Kafka's roll rules say so.
-    fn segment_for_append(&self, writer: &mut Writer, batch: &BatchView<'_>) -> Result<Arc<RwLock<LogSegment>>> {
+    fn segment_for_append(
+        &self,
+        writer: &mut Writer,
+        batch: &BatchView<'_>,
+    ) -> Result<Arc<RwLock<LogSegment>>> {
         let active = self.active_segment()?;
         if !self.should_roll(writer, &active.read(), batch) {
             return Ok(active);
@@ -165,7 +213,10 @@ impl Partition {
         let too_old = active
             .first_batch_timestamp()
             .filter(|&t| t >= 0)
-            .is_some_and(|first| batch.max_timestamp().saturating_sub(first) > config.segment_ms - writer.roll_jitter_ms);
+            .is_some_and(|first| {
+                batch.max_timestamp().saturating_sub(first)
+                    > config.segment_ms - writer.roll_jitter_ms
+            });
         let offsets_overflow = batch.last_offset() - active.base_offset() > i64::from(i32::MAX);
         too_big || too_old || active.indexes_full() || offsets_overflow
     }
@@ -178,6 +229,7 @@ impl Partition {
             return Ok(active); // already empty at the log end
         }
         active.write().seal()?;
+        self.snapshot_producers(&writer.producers, base)?;
         let segment = Arc::new(RwLock::new(LogSegment::create(
             self.dir(),
             base,
@@ -186,7 +238,11 @@ impl Partition {
         let mut map = (*self.segments()).clone();
         map.insert(base, Arc::clone(&segment));
         self.publish_segments(map);
-        writer.roll_jitter_ms = draw_jitter(self.config().segment_jitter_ms, self.config().segment_ms, base);
+        writer.roll_jitter_ms = draw_jitter(
+            self.config().segment_jitter_ms,
+            self.config().segment_ms,
+            base,
+        );
         Ok(segment)
     }
 
@@ -200,7 +256,8 @@ impl Partition {
 
 /// Sets LogAppendTime: attribute bit 3 and maxTimestamp, then the CRC.
 fn stamp_log_append_time(batch: &mut [u8], now: i64) {
-    let attributes = u16::from_be_bytes([batch[l::ATTRIBUTES], batch[l::ATTRIBUTES + 1]]) | l::LOG_APPEND_TIME_FLAG;
+    let attributes = u16::from_be_bytes([batch[l::ATTRIBUTES], batch[l::ATTRIBUTES + 1]])
+        | l::LOG_APPEND_TIME_FLAG;
     batch[l::ATTRIBUTES..l::LAST_OFFSET_DELTA].copy_from_slice(&attributes.to_be_bytes());
     batch[l::MAX_TIMESTAMP..l::PRODUCER_ID].copy_from_slice(&now.to_be_bytes());
     crate::record::set_crc(batch);

@@ -27,9 +27,20 @@ mod tests {
     fn names() {
         assert_eq!(partition_dir_name("orders", 3), "orders-3");
         assert_eq!(parse_partition_dir("orders-3"), Some(("orders", 3)));
-        assert_eq!(parse_partition_dir("__consumer_offsets-49"), Some(("__consumer_offsets", 49)));
+        assert_eq!(
+            parse_partition_dir("__consumer_offsets-49"),
+            Some(("__consumer_offsets", 49))
+        );
         assert_eq!(parse_partition_dir("my-topic-12"), Some(("my-topic", 12)));
-        for bad in ["orders", "-3", "orders-", "orders-x", "orders-03", "t-1.abc-delete", "t-1-future"] {
+        for bad in [
+            "orders",
+            "-3",
+            "orders-",
+            "orders-x",
+            "orders-03",
+            "t-1.abc-delete",
+            "t-1-future",
+        ] {
             assert_eq!(parse_partition_dir(bad), None, "{bad}");
         }
     }

@@ -52,6 +52,7 @@ impl Partition {
         }
         self.flush_locked(&mut writer)?;
         self.active_segment()?.write().seal()?;
+        self.snapshot_producers(&writer.producers, self.log_end_offset())?;
         writer.closed = true;
         Ok(())
     }

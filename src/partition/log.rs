@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
+use super::checkpoint::TopicId;
+use super::producer_state::ProducerStateManager;
 use super::watch::Watch;
 use crate::config::TopicConfig;
 use crate::error::{Error, Result};
@@ -37,6 +39,8 @@ pub(super) struct Writer {
     pub roll_jitter_ms: i64,
     /// Set by `close`; appends are refused afterwards.
     pub closed: bool,
+    /// Idempotent producer state.
+    pub producers: ProducerStateManager,
 }
 
 /// Offsets published to readers.
@@ -53,6 +57,7 @@ pub(super) struct Shared {
     pub dir: PathBuf,
     pub topic: String,
     pub partition: u32,
+    pub topic_id: Option<TopicId>,
     pub config: TopicConfig,
     pub segments: RwLock<Arc<SegmentMap>>,
     pub writer: Mutex<Writer>,
@@ -82,6 +87,11 @@ impl Partition {
     /// The partition number (from the directory name).
     pub fn partition(&self) -> u32 {
         self.shared.partition
+    }
+
+    /// The topic id from `partition.metadata`, when there is one.
+    pub fn topic_id(&self) -> Option<TopicId> {
+        self.shared.topic_id
     }
 
     /// The configuration the partition was opened with.
@@ -136,7 +146,12 @@ impl Partition {
             .values()
             .next_back()
             .cloned()
-            .ok_or_else(|| Error::io(&self.shared.dir, std::io::Error::other("partition has no segment")))
+            .ok_or_else(|| {
+                Error::io(
+                    &self.shared.dir,
+                    std::io::Error::other("partition has no segment"),
+                )
+            })
     }
 
     pub(super) fn check_open(&self, writer: &Writer) -> Result<()> {

@@ -3,10 +3,15 @@
 //! and time, rolling, flushing, and recovery that never returns corrupt data.
 
 mod append;
+pub mod checkpoint;
 mod dir_name;
 mod durability;
+mod epochs;
 mod log;
 mod open;
+pub mod producer_snapshot;
+pub mod producer_state;
+mod producers;
 mod read;
 mod truncation;
 mod watch;

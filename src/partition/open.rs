@@ -13,8 +13,11 @@ use std::sync::atomic::AtomicI64;
 use parking_lot::{Mutex, RwLock};
 
 use super::append::draw_jitter;
+use super::checkpoint::TopicId;
 use super::dir_name::parse_partition_dir;
+use super::epochs::{load_leader_epoch, load_topic_id};
 use super::log::{Offsets, Partition, SegmentMap, Shared, Writer, delete_segment_files};
+use super::producer_state::ProducerStateManager;
 use super::watch::Watch;
 use crate::config::TopicConfig;
 use crate::error::{Error, Result};
@@ -30,6 +33,9 @@ pub struct OpenOptions {
     /// Whether the store was shut down cleanly; otherwise every segment
     /// from the one holding the recovery point on is scanned.
     pub clean_shutdown: bool,
+    /// The topic id to record in `partition.metadata` when the directory
+    /// has none yet (an existing file wins).
+    pub topic_id: Option<TopicId>,
 }
 
 /// What opening found and did.
@@ -48,12 +54,18 @@ pub struct OpenReport {
 impl Partition {
     /// Opens (creating if needed) the partition directory `dir`, named
     /// `<topic>-<partition>`.
-    pub fn open(dir: &Path, config: TopicConfig, options: OpenOptions) -> Result<(Partition, OpenReport)> {
+    pub fn open(
+        dir: &Path,
+        config: TopicConfig,
+        options: OpenOptions,
+    ) -> Result<(Partition, OpenReport)> {
         let (topic, partition) = dir
             .file_name()
             .and_then(|n| n.to_str())
             .and_then(parse_partition_dir)
-            .ok_or_else(|| Error::InvalidPartitionDir { path: dir.to_path_buf() })?;
+            .ok_or_else(|| Error::InvalidPartitionDir {
+                path: dir.to_path_buf(),
+            })?;
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let mut report = OpenReport {
             leftovers: clean_leftovers(dir)?,
@@ -66,7 +78,13 @@ impl Partition {
             Some(s) => s.read().next_offset(),
             None => 0,
         };
-        let start = options.log_start_offset.unwrap_or(first_base).max(first_base).min(end);
+        let start = options
+            .log_start_offset
+            .unwrap_or(first_base)
+            .max(first_base)
+            .min(end);
+        let leader_epoch = load_leader_epoch(dir, start)?;
+        let topic_id = load_topic_id(dir, options.topic_id)?;
         let flushed = if options.clean_shutdown || !report.recovered.is_empty() {
             end
         } else {
@@ -76,12 +94,14 @@ impl Partition {
             dir: dir.to_path_buf(),
             topic: topic.to_string(),
             partition,
+            topic_id,
             writer: Mutex::new(Writer {
                 unflushed_records: 0,
                 last_flush_ms: config.clock.now_ms(),
-                leader_epoch: 0,
+                leader_epoch,
                 roll_jitter_ms: draw_jitter(config.segment_jitter_ms, config.segment_ms, end),
                 closed: false,
+                producers: ProducerStateManager::new(),
             }),
             config,
             segments: RwLock::new(Arc::new(segments)),
@@ -92,7 +112,12 @@ impl Partition {
             },
             watch: Watch::default(),
         };
-        Ok((Partition { shared: Arc::new(shared) }, report))
+        let partition = Partition {
+            shared: Arc::new(shared),
+        };
+        let producers = partition.load_producer_state()?;
+        partition.shared.writer.lock().producers = producers;
+        Ok((partition, report))
     }
 }
 
@@ -103,8 +128,12 @@ fn clean_leftovers(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let path = entry.map_err(|e| Error::io(dir, e))?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        if name.ends_with(".deleted") || name.ends_with(".cleaned") || name.ends_with(".truncating") {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if name.ends_with(".deleted") || name.ends_with(".cleaned") || name.ends_with(".truncating")
+        {
             std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
             removed.push(path);
         }
@@ -126,8 +155,7 @@ fn load_segments(
     let recover_from = bases
         .iter()
         .copied()
-        .filter(|&b| b <= options.recovery_point)
-        .next_back()
+        .rfind(|&b| b <= options.recovery_point)
         .unwrap_or(i64::MIN);
     let mut map = BTreeMap::new();
     let mut damaged = false;
@@ -158,7 +186,10 @@ fn load_segments(
     }
     if map.is_empty() {
         let base = options.log_start_offset.unwrap_or(0).max(0);
-        map.insert(base, Arc::new(RwLock::new(LogSegment::create(dir, base, segment_config)?)));
+        map.insert(
+            base,
+            Arc::new(RwLock::new(LogSegment::create(dir, base, segment_config)?)),
+        );
     }
     Ok(map)
 }

@@ -30,7 +30,12 @@ impl Partition {
     }
 
     /// [`Partition::read`] with an isolation level.
-    pub fn read_with(&self, offset: i64, max_bytes: usize, isolation: Isolation) -> Result<BatchSlice> {
+    pub fn read_with(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        isolation: Isolation,
+    ) -> Result<BatchSlice> {
         let (start, end) = (self.log_start_offset(), self.log_end_offset());
         if offset < start || offset > end {
             return Err(Error::OffsetOutOfRange {
@@ -47,7 +52,10 @@ impl Partition {
             return Ok(BatchSlice::default());
         }
         let segments = self.segments();
-        let first = segments.range(..=offset).next_back().map_or(i64::MIN, |(&b, _)| b);
+        let first = segments
+            .range(..=offset)
+            .next_back()
+            .map_or(i64::MIN, |(&b, _)| b);
         for segment in segments.range(first..).map(|(_, s)| s) {
             let segment = segment.read();
             let Some(location) = segment.translate_offset(offset)? else {

@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 
 use parking_lot::RwLock;
 
+use super::epochs::truncate_epochs;
 use super::log::{Partition, Writer, delete_segment_files};
 use crate::error::{Error, Result};
 use crate::segment::LogSegment;
@@ -29,7 +30,10 @@ impl Partition {
         if before <= start {
             return Ok(start);
         }
-        self.shared.offsets.log_start.store(before, Ordering::Release);
+        self.shared
+            .offsets
+            .log_start
+            .store(before, Ordering::Release);
         if before == end {
             self.roll(&mut writer)?;
         }
@@ -49,8 +53,9 @@ impl Partition {
             kept.remove(&base);
             delete_segment_files(self.dir(), base)?;
         }
+        let first = kept.keys().next().copied().unwrap_or(offset);
         self.publish_segments(kept);
-        Ok(())
+        self.drop_snapshots_below(first)
     }
 
     /// Removes everything from `offset` on: afterwards the log ends at the
@@ -64,31 +69,50 @@ impl Partition {
             return Ok(self.log_end_offset());
         }
         if offset < self.log_start_offset() {
-            return self.restart_at(&mut writer, offset);
+            let restarted = self.restart_at(&mut writer, offset)?;
+            self.shared
+                .offsets
+                .log_start
+                .store(offset, Ordering::Release);
+            return Ok(restarted);
         }
         let map = self.segments();
         let mut kept = (*map).clone();
         // The first segment stays (cut to empty if need be); the log never
         // loses its last segment.
         let first = *map.keys().next().ok_or_else(|| self.no_segment())?;
-        let doomed: Vec<i64> = map.range(offset.max(first + 1)..).map(|(&b, _)| b).collect();
+        let doomed: Vec<i64> = map
+            .range(offset.max(first + 1)..)
+            .map(|(&b, _)| b)
+            .collect();
         for base in doomed {
             kept.remove(&base);
             delete_segment_files(self.dir(), base)?;
         }
-        let last = kept.values().next_back().cloned().ok_or_else(|| self.no_segment())?;
+        let last = kept
+            .values()
+            .next_back()
+            .cloned()
+            .ok_or_else(|| self.no_segment())?;
         let new_end = {
             let mut segment = last.write();
             segment.truncate_to(offset)?;
             segment.next_offset()
         };
         self.publish_segments(kept);
+        if new_end < self.log_start_offset() {
+            // The cut batch straddled the log start: nothing visible is
+            // left, and the log end must not fall below the log start.
+            return self.restart_at(&mut writer, self.log_start_offset());
+        }
         self.set_end(new_end);
+        truncate_epochs(self.dir(), new_end, writer.leader_epoch)?;
+        self.reload_producers_after_truncation(&mut writer.producers)?;
         Ok(new_end)
     }
 
     /// Deletes every segment and starts an empty log at `offset`.
-    fn restart_at(&self, _writer: &mut Writer, offset: i64) -> Result<i64> {
+    fn restart_at(&self, writer: &mut Writer, offset: i64) -> Result<i64> {
         for &base in self.segments().keys() {
             delete_segment_files(self.dir(), base)?;
         }
@@ -96,8 +120,13 @@ impl Partition {
         let mut map = std::collections::BTreeMap::new();
         map.insert(offset, Arc::new(RwLock::new(segment)));
         self.publish_segments(map);
-        self.shared.offsets.log_start.store(offset, Ordering::Release);
+        self.shared
+            .offsets
+            .log_start
+            .store(offset, Ordering::Release);
         self.set_end(offset);
+        truncate_epochs(self.dir(), offset, writer.leader_epoch)?;
+        self.reload_producers_after_truncation(&mut writer.producers)?;
         Ok(offset)
     }
 
@@ -109,6 +138,9 @@ impl Partition {
     }
 
     fn no_segment(&self) -> Error {
-        Error::io(self.dir(), std::io::Error::other("partition has no segment"))
+        Error::io(
+            self.dir(),
+            std::io::Error::other("partition has no segment"),
+        )
     }
 }

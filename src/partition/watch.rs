@@ -28,7 +28,11 @@ impl Watch {
             if ready() {
                 return true;
             }
-            if self.changed.wait_until(&mut generation, deadline).timed_out() {
+            if self
+                .changed
+                .wait_until(&mut generation, deadline)
+                .timed_out()
+            {
                 return ready();
             }
         }

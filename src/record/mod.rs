@@ -15,9 +15,9 @@ mod records;
 pub mod varint;
 mod view;
 
-pub(crate) use builder::set_crc;
 pub use batch_slice::BatchSlice;
 pub use builder::BatchBuilder;
+pub(crate) use builder::set_crc;
 pub use compression::Compression;
 pub use model::{Header, Record, TimestampType};
 pub use records::{DecodeLimits, HeaderIter, HeaderRef, RecordIter, RecordRef, RecordSet};

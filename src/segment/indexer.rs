@@ -47,7 +47,10 @@ impl Indexes {
             self.max_timestamp = batch.max_timestamp();
             self.offset_of_max_timestamp = batch.last_offset();
         }
-        if self.bytes_since_last_entry > self.interval {
+        // Appends roll before an index fills; a rebuild of a segment that
+        // needs more entries than fit (a smaller segment.index.bytes than it
+        // was written with) keeps the entries it has: sparser, still valid.
+        if self.bytes_since_last_entry > self.interval && !self.is_full() {
             if let Some(index) = &mut self.offset {
                 index.append(batch.last_offset(), position as u32)?;
             }
