@@ -13,6 +13,7 @@ pub mod producer_snapshot;
 pub mod producer_state;
 mod producers;
 mod read;
+mod replace;
 mod truncation;
 mod watch;
 
@@ -21,3 +22,4 @@ pub use dir_name::{parse_partition_dir, partition_dir_name};
 pub use log::Partition;
 pub use open::{OpenOptions, OpenReport};
 pub use read::Isolation;
+pub use replace::SegmentInfo;

@@ -18,6 +18,7 @@ use super::dir_name::parse_partition_dir;
 use super::epochs::{load_leader_epoch, load_topic_id};
 use super::log::{Offsets, Partition, SegmentMap, Shared, Writer, delete_segment_files};
 use super::producer_state::ProducerStateManager;
+use super::replace::complete_interrupted_swaps;
 use super::watch::Watch;
 use crate::config::TopicConfig;
 use crate::error::{Error, Result};
@@ -67,8 +68,10 @@ impl Partition {
                 path: dir.to_path_buf(),
             })?;
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut leftovers = complete_interrupted_swaps(dir)?;
+        leftovers.extend(clean_leftovers(dir)?);
         let mut report = OpenReport {
-            leftovers: clean_leftovers(dir)?,
+            leftovers,
             ..OpenReport::default()
         };
         let segments = load_segments(dir, &config, options, &mut report)?;
@@ -122,8 +125,8 @@ impl Partition {
 }
 
 /// Removes what interrupted operations left: `.deleted` files (deletion was
-/// decided), `.cleaned` files (a compaction that never reached its swap),
-/// and `.log.truncating` files (a truncation that never renamed).
+/// decided) and `.log.truncating` files (a truncation that never renamed).
+/// Interrupted swaps (`.cleaned`, `.swap`) were settled before.
 fn clean_leftovers(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {

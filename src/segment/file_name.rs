@@ -55,6 +55,24 @@ pub fn file_path(dir: &Path, base_offset: i64, kind: FileKind) -> PathBuf {
     dir.join(file_name(base_offset, kind))
 }
 
+/// Suffix of a segment written by the cleaner and not yet swapped in.
+pub const CLEANED_SUFFIX: &str = ".cleaned";
+/// Suffix of a cleaned segment being swapped in.
+pub const SWAP_SUFFIX: &str = ".swap";
+/// Suffix of a segment file scheduled for deletion.
+pub const DELETED_SUFFIX: &str = ".deleted";
+
+/// The path of a segment file with an extra suffix (`.cleaned`, `.swap`,
+/// `.deleted`), e.g. `00000000000000000042.log.swap`.
+pub fn suffixed_path(dir: &Path, base_offset: i64, kind: FileKind, suffix: &str) -> PathBuf {
+    dir.join(format!("{}{suffix}", file_name(base_offset, kind)))
+}
+
+/// Parses a segment file name carrying `suffix` (`00000000000000000042.log.swap`).
+pub fn parse_suffixed(name: &str, suffix: &str) -> Option<(i64, FileKind)> {
+    parse(name.strip_suffix(suffix)?)
+}
+
 /// Parses a segment file name into its base offset and kind. Names with
 /// extra suffixes (`.deleted`, `.cleaned`, `.swap`) are not segment files and
 /// give `None`.

@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use super::config::SegmentConfig;
-use super::file_name::{FileKind, file_path};
+use super::file_name::{FileKind, file_path, suffixed_path};
 use super::indexer::Indexes;
 use super::log_file::LogFile;
-use super::scan::{Check, SegmentScan, check_offsets};
+use super::scan::{Check, SegmentScan, check_offsets, is_preallocated_tail};
 use super::{OffsetIndex, TimeIndex};
 use crate::error::{Error, Result};
 use crate::record::{BatchHeader, BatchSlice, BatchView};
@@ -44,18 +44,31 @@ pub struct LogSegment {
 impl LogSegment {
     /// Creates a new, empty, writable segment in `dir`.
     pub fn create(dir: &Path, base_offset: i64, config: SegmentConfig) -> Result<Self> {
+        Self::create_with_suffix(dir, base_offset, config, "")
+    }
+
+    /// Creates a new segment whose files carry `suffix` after Kafka's name
+    /// (`.cleaned` for a segment the cleaner is writing; see
+    /// `Partition::replace_segments`).
+    pub fn create_with_suffix(
+        dir: &Path,
+        base_offset: i64,
+        config: SegmentConfig,
+        suffix: &str,
+    ) -> Result<Self> {
+        let path = |kind| suffixed_path(dir, base_offset, kind, suffix);
         let log = LogFile::create(
-            &file_path(dir, base_offset, FileKind::Log),
+            &path(FileKind::Log),
             config.log_capacity(),
             config.preallocate_window_bytes,
         )?;
         let offset_index = OffsetIndex::create(
-            &file_path(dir, base_offset, FileKind::OffsetIndex),
+            &path(FileKind::OffsetIndex),
             base_offset,
             config.segment_index_bytes,
         )?;
         let time_index = TimeIndex::create(
-            &file_path(dir, base_offset, FileKind::TimeIndex),
+            &path(FileKind::TimeIndex),
             base_offset,
             config.segment_index_bytes,
         )?;
@@ -165,14 +178,26 @@ impl LogSegment {
             _ => 0,
         };
         let data = self.log.bytes();
+        let mut zero_tail = None;
         for item in SegmentScan::new(data, from, self.base_offset, None, Check::Framing) {
-            let (_, view) =
-                item.map_err(|(pos, e)| Error::in_segment(self.log.path(), pos as u64, e))?;
+            let view = match item {
+                Ok((_, view)) => view,
+                // A writable segment left unsealed by a crash ends in the
+                // zeros reserved ahead of the writer: that is its end.
+                Err((pos, _)) if self.log.is_writable() && is_preallocated_tail(&data[pos..]) => {
+                    zero_tail = Some(pos as u64);
+                    break;
+                }
+                Err((pos, e)) => return Err(Error::in_segment(self.log.path(), pos as u64, e)),
+            };
             self.next_offset = view.next_offset();
             if view.max_timestamp() > ix.max_timestamp {
                 ix.max_timestamp = view.max_timestamp();
                 ix.offset_of_max_timestamp = view.last_offset();
             }
+        }
+        if let Some(pos) = zero_tail {
+            self.log.truncate_to(pos)?;
         }
         Ok(())
     }
