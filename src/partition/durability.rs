@@ -22,8 +22,15 @@ impl Partition {
     pub(super) fn flush_locked(&self, writer: &mut Writer) -> Result<i64> {
         let end = self.log_end_offset();
         if self.flushed_offset() < end {
-            // Sealed segments were synced when they were sealed.
-            self.active_segment()?.write().flush()?;
+            // Sealed segments were synced when they were sealed. The fsync
+            // runs without the segment lock, so readers are not held up.
+            let active = self.active_segment()?;
+            let job = active.read().flush_job()?;
+            if let Some(job) = job {
+                let result = job.run();
+                active.write().finish_flush(&job, result.is_ok());
+                result?;
+            }
             self.shared.offsets.flushed.store(end, Ordering::Release);
             self.shared.watch.notify();
         }

@@ -125,6 +125,24 @@ impl<'a> RecordSet<'a> {
         }
     }
 
+    /// Iterates from the first record whose offset is `>= offset`. Earlier
+    /// records are skipped by their length after reading only their
+    /// timestamp and offset deltas (what a random read needs to be fast);
+    /// their keys, values and headers are neither decoded nor checked.
+    pub fn iter_from(&self, offset: i64) -> RecordIter<'_> {
+        let mut iter = self.iter();
+        iter.skip_while_header(|o, _| o < offset);
+        iter
+    }
+
+    /// Iterates from the first record whose timestamp is `>= timestamp`,
+    /// skipping earlier ones as [`RecordSet::iter_from`] does.
+    pub fn iter_from_timestamp(&self, timestamp: i64) -> RecordIter<'_> {
+        let mut iter = self.iter();
+        iter.skip_while_header(|_, t| t < timestamp);
+        iter
+    }
+
     /// Decodes every record, checking the whole section: the record count,
     /// no trailing bytes, offset deltas strictly increasing and within
     /// lastOffsetDelta.
@@ -287,6 +305,32 @@ impl<'a> Iterator for RecordIter<'a> {
 }
 
 impl<'a> RecordIter<'a> {
+    /// Advances past records while `skip(offset, timestamp)` holds, reading
+    /// only each record's length and deltas. Stops at the first record it
+    /// cannot read, leaving it to `next` to report.
+    fn skip_while_header(&mut self, mut skip: impl FnMut(i64, i64) -> bool) {
+        while !self.done && self.index < self.set.count {
+            let mut cur = Cursor {
+                data: self.data,
+                pos: self.pos,
+            };
+            let Some((end, ts_delta, offset_delta)) = cur.record_header() else {
+                return;
+            };
+            let offset = self.set.base_offset.wrapping_add(offset_delta);
+            let timestamp = self
+                .set
+                .log_append_time
+                .unwrap_or_else(|| self.set.base_timestamp.wrapping_add(ts_delta));
+            if offset_delta <= self.prev_delta || !skip(offset, timestamp) {
+                return;
+            }
+            self.prev_delta = offset_delta;
+            self.pos = end;
+            self.index += 1;
+        }
+    }
+
     #[inline]
     fn decode_one(&mut self) -> Result<RecordRef<'a>, BatchError> {
         let index = self.index as u32;
@@ -387,6 +431,21 @@ impl<'a> Cursor<'a> {
         Ok(v)
     }
 
+    /// A record's end, timestamp delta and offset delta, from its first
+    /// fields; `None` when they cannot be read.
+    #[inline]
+    fn record_header(&mut self) -> Option<(usize, i64, i64)> {
+        let length = self.varint().ok()?;
+        let end = self.pos.checked_add(usize::try_from(length).ok()?)?;
+        if end > self.data.len() {
+            return None;
+        }
+        self.take(1).ok()?;
+        let ts_delta = self.varlong().ok()?;
+        let offset_delta = i64::from(self.varint().ok()?);
+        Some((end, ts_delta, offset_delta))
+    }
+
     /// A length-prefixed byte string; length -1 is null.
     #[inline]
     fn bytes(&mut self) -> Result<Option<&'a [u8]>, ()> {
@@ -395,5 +454,42 @@ impl<'a> Cursor<'a> {
             n if n < 0 => Err(()),
             n => self.take(n as usize).map(Some),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::record::{BatchBuilder, BatchView, DecodeLimits, Record};
+
+    #[test]
+    fn iter_from_skips_to_the_offset_and_the_timestamp() {
+        let mut b = BatchBuilder::new(100);
+        for i in 0..10 {
+            b.push_parts(
+                i * 2,
+                1_000 + i64::from(i) * 10,
+                None,
+                Some(format!("v{i}").as_bytes()),
+                &[],
+            )
+            .unwrap();
+        }
+        let bytes = b.build().unwrap();
+        let view = BatchView::parse(&bytes).unwrap();
+        let set = view.records(&DecodeLimits::default()).unwrap();
+        let offsets =
+            |it: super::RecordIter<'_>| it.map(|r| r.unwrap().offset()).collect::<Vec<_>>();
+        assert_eq!(
+            offsets(set.iter_from(105)),
+            [106, 108, 110, 112, 114, 116, 118]
+        );
+        assert_eq!(offsets(set.iter_from(0)).len(), 10);
+        assert!(offsets(set.iter_from(200)).is_empty());
+        assert_eq!(
+            offsets(set.iter_from_timestamp(1_041)),
+            [110, 112, 114, 116, 118]
+        );
+        let r = set.iter_from(118).next().unwrap().unwrap();
+        assert_eq!((r.value(), r.timestamp()), (Some(&b"v9"[..]), 1_090));
     }
 }

@@ -321,29 +321,43 @@ impl LogFile {
     /// Makes everything appended so far durable (msync + fdatasync). After a
     /// failure the file refuses writes: what reached the disk is unknown.
     pub fn sync(&mut self) -> Result<()> {
-        if self.synced == self.size || !self.writable {
-            return Ok(());
+        if let Some(job) = self.sync_job()? {
+            let result = job.run();
+            self.finish_sync(&job, result.is_ok());
+            result?;
         }
-        self.check_writable()?;
-        let result = self.sync_inner();
-        if result.is_err() {
-            self.poisoned = true;
-        }
-        result
+        Ok(())
     }
 
-    fn sync_inner(&mut self) -> Result<()> {
-        if let Some(map) = &self.map {
-            let from = self.synced as usize;
-            map.raw
-                .flush_range(from, (self.size - self.synced) as usize)
-                .map_err(|e| Error::io(&self.path, e))?;
+    /// What a sync of everything appended so far has to do, as a job that
+    /// runs without borrowing the file, so the owner can release its lock
+    /// during the fsync; `None` when nothing is unsynced.
+    pub fn sync_job(&self) -> Result<Option<SyncJob>> {
+        if self.synced == self.size || !self.writable {
+            return Ok(None);
         }
-        self.file
-            .sync_data()
+        self.check_writable()?;
+        let file = self
+            .file
+            .try_clone()
             .map_err(|e| Error::io(&self.path, e))?;
-        self.synced = self.size;
-        Ok(())
+        Ok(Some(SyncJob {
+            path: self.path.clone(),
+            file,
+            map: self.map.clone(),
+            from: self.synced,
+            to: self.size,
+        }))
+    }
+
+    /// Records the outcome of a [`SyncJob`]: the synced size moves on
+    /// success; a failure poisons the file (what reached the disk is unknown).
+    pub fn finish_sync(&mut self, job: &SyncJob, ok: bool) {
+        if ok {
+            self.synced = self.synced.max(job.to.min(self.size));
+        } else {
+            self.poisoned = true;
+        }
     }
 
     /// Bytes known to be on disk.
@@ -386,6 +400,28 @@ impl LogFile {
 
     fn not_mapped(&self) -> Error {
         Error::io(&self.path, std::io::Error::other("log file has no mapping"))
+    }
+}
+
+/// An fsync of a range of a log file, detached from the file's owner.
+#[derive(Debug)]
+pub(crate) struct SyncJob {
+    path: PathBuf,
+    file: File,
+    map: Option<Arc<Mapping>>,
+    from: u64,
+    to: u64,
+}
+
+impl SyncJob {
+    /// Writes the range back (msync) and fdatasyncs the file.
+    pub fn run(&self) -> Result<()> {
+        if let Some(map) = &self.map {
+            map.raw
+                .flush_range(self.from as usize, (self.to - self.from) as usize)
+                .map_err(|e| Error::io(&self.path, e))?;
+        }
+        self.file.sync_data().map_err(|e| Error::io(&self.path, e))
     }
 }
 

@@ -5,11 +5,22 @@ use std::path::{Path, PathBuf};
 use super::config::SegmentConfig;
 use super::file_name::{FileKind, file_path, suffixed_path};
 use super::indexer::Indexes;
-use super::log_file::LogFile;
+use super::log_file::{LogFile, SyncJob};
 use super::scan::{Check, SegmentScan, check_offsets, is_preallocated_tail};
 use super::{OffsetIndex, TimeIndex};
 use crate::error::{Error, Result};
 use crate::record::{BatchHeader, BatchSlice, BatchView};
+
+/// An fsync of a segment's appended data, run outside the segment's lock.
+#[derive(Debug)]
+pub struct FlushJob(SyncJob);
+
+impl FlushJob {
+    /// Runs the fsync.
+    pub fn run(&self) -> Result<()> {
+        self.0.run()
+    }
+}
 
 /// Where a batch sits in a segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -404,7 +415,7 @@ impl LogSegment {
             let records = view
                 .records(&self.config.decode)
                 .map_err(|e| Error::in_segment(self.log.path(), at as u64, e))?;
-            for record in records.iter() {
+            for record in records.iter_from_timestamp(timestamp) {
                 let r = record.map_err(|e| Error::in_segment(self.log.path(), at as u64, e))?;
                 if r.timestamp() >= timestamp && r.offset() >= starting_offset {
                     return Ok(Some((r.offset(), r.timestamp())));
@@ -412,6 +423,19 @@ impl LogSegment {
             }
         }
         Ok(None)
+    }
+
+    /// The fsync that would make the appended data durable, as a job that
+    /// runs without the segment's lock (see [`LogSegment::finish_flush`]).
+    /// Index files are not part of it: the segment holding the recovery
+    /// point is always rebuilt by recovery, and sealing syncs them.
+    pub fn flush_job(&self) -> Result<Option<FlushJob>> {
+        Ok(self.log.sync_job()?.map(FlushJob))
+    }
+
+    /// Records the outcome of a [`FlushJob`] run.
+    pub fn finish_flush(&mut self, job: &FlushJob, ok: bool) {
+        self.log.finish_sync(&job.0, ok);
     }
 
     /// Makes the appended data and index entries durable.

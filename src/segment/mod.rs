@@ -17,7 +17,7 @@ mod verify;
 
 pub use config::SegmentConfig;
 pub use file_name::FileKind;
-pub use log_segment::{BatchLocation, LogSegment};
+pub use log_segment::{BatchLocation, FlushJob, LogSegment};
 pub use offset_index::OffsetIndex;
 pub use recovery::{RecoveryReport, TruncationCause};
 pub use time_index::TimeIndex;
