@@ -195,10 +195,8 @@ fn bench_lookup(c: &mut Criterion) {
             let slice = seg.read(loc.position, 1).unwrap();
             let batch = slice.iter().next().unwrap();
             let set = batch.records(&limits).unwrap();
-            let record = set
-                .iter()
-                .find(|r| r.as_ref().is_ok_and(|r| r.offset() >= offset));
-            record.unwrap().unwrap().value().map_or(0, <[u8]>::len)
+            let record = set.iter_from(offset).next().unwrap().unwrap();
+            record.value().map_or(0, <[u8]>::len)
         })
     });
     group.bench_function("translate_offset", |b| {
