@@ -53,6 +53,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod partition;
+pub mod producer_id;
 pub mod record;
 pub mod segment;
 
