@@ -189,6 +189,60 @@ pub enum Error {
         reason: String,
     },
 
+    /// Another process (a seglog store or a Kafka broker) holds the store
+    /// directory's `.lock`.
+    #[error("store {} is locked by another process (its .lock is held)", path.display())]
+    StoreLocked {
+        /// The store directory.
+        path: PathBuf,
+    },
+
+    /// A topic name Kafka would refuse (it must be 1-249 ASCII letters,
+    /// digits, `.`, `_` or `-`, and not `.` or `..`).
+    #[error("invalid topic name {name:?}: {reason}")]
+    InvalidTopicName {
+        /// The offending name.
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+
+    /// The topic exists already.
+    #[error("topic {0:?} already exists")]
+    TopicExists(String),
+
+    /// No such topic (and auto-creation is off).
+    #[error("unknown topic {0:?}")]
+    UnknownTopic(String),
+
+    /// The topic has no such partition.
+    #[error("topic {topic:?} has no partition {partition} (it has {count})")]
+    UnknownPartition {
+        /// The topic.
+        topic: String,
+        /// The requested partition.
+        partition: u32,
+        /// How many partitions it has.
+        count: u32,
+    },
+
+    /// A configuration key or value is not accepted.
+    #[error("invalid configuration {key}={value:?}: {reason}")]
+    InvalidConfig {
+        /// The key, with Kafka's name.
+        key: String,
+        /// The offered value.
+        value: String,
+        /// Why it is refused.
+        reason: String,
+    },
+
+    /// The operation is refused by configuration or by Kafka's rules (for
+    /// example deleting a topic with `delete.topic.enable=false`, or
+    /// reducing a topic's partition count).
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
+
     /// The handle refuses writes because an earlier fsync failed; what is on
     /// disk is unknown until the data is reopened and recovered.
     #[error("{} is poisoned by an earlier failed sync; reopen to recover", path.display())]

@@ -53,8 +53,13 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod partition;
+pub mod partitioner;
 pub mod producer_id;
 pub mod record;
 pub mod segment;
+pub mod store;
+pub mod topic;
 
 pub use error::{BatchError, Error, Result};
+pub use store::Store;
+pub use topic::Topic;

@@ -101,13 +101,25 @@ impl Partition {
                 view.last_offset_delta()
             ))));
         }
+        if view.timestamp_type() != TimestampType::CreateTime {
+            return Err(Error::InvalidBatch(BatchError::NotAccepted(
+                "client batches carry CreateTime; LogAppendTime is the log's to set",
+            )));
+        }
         let create_time = self.config().message_timestamp_type == TimestampType::CreateTime;
         let records = view.records(&self.config().decode)?;
+        let mut max_timestamp = l::NO_TIMESTAMP;
         for record in records.iter() {
             let record = record?;
-            if create_time && view.timestamp_type() == TimestampType::CreateTime {
+            max_timestamp = max_timestamp.max(record.timestamp());
+            if create_time {
                 self.check_timestamp(record.timestamp(), now)?;
             }
+        }
+        if max_timestamp != view.max_timestamp() {
+            return Err(Error::InvalidBatch(BatchError::NotAccepted(
+                "maxTimestamp differs from the largest record timestamp",
+            )));
         }
         Ok(())
     }
@@ -152,11 +164,12 @@ impl Partition {
             timestamp,
         } = check
         {
+            let log_append = self.config().message_timestamp_type == TimestampType::LogAppendTime;
             return Ok(AppendInfo {
                 base_offset,
                 last_offset,
                 max_timestamp: timestamp,
-                log_append_time: None,
+                log_append_time: log_append.then_some(timestamp),
             });
         }
         let base_offset = self.log_end_offset();

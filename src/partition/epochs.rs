@@ -41,7 +41,9 @@ pub(super) fn truncate_epochs(dir: &Path, end: i64, current: i32) -> Result<()> 
         .copied()
         .filter(|e| e.start_offset < end)
         .collect();
-    if kept.is_empty() {
+    // The epoch being stamped must stay on record, or a reopen would go
+    // back to an older one.
+    if kept.last().is_none_or(|e| e.epoch != current) {
         kept.push(EpochEntry {
             epoch: current,
             start_offset: end,

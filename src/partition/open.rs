@@ -22,7 +22,7 @@ use super::replace::complete_interrupted_swaps;
 use super::watch::Watch;
 use crate::config::TopicConfig;
 use crate::error::{Error, Result};
-use crate::segment::{FileKind, LogSegment, RecoveryReport, file_name};
+use crate::segment::{FileKind, LogSegment, RecoveryReport, TruncationCause, file_name};
 
 /// What the caller knows about the partition from the store's checkpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -173,10 +173,8 @@ fn load_segments(
             let mut segment = LogSegment::open_for_recovery(dir, base, segment_config)?;
             let recovery = segment.recover()?;
             segment.flush()?;
-            if recovery.truncated_bytes > 0 {
-                tracing::warn!(segment = %recovery.segment.display(), truncated = recovery.truncated_bytes, cause = ?recovery.cause, "recovery truncated a segment");
-                damaged = !last;
-            }
+            log_recovery(&recovery);
+            damaged = !last && recovery.truncated_bytes > 0;
             report.recovered.push(recovery);
             if !last && !damaged {
                 segment.seal()?;
@@ -208,4 +206,25 @@ fn segment_bases(dir: &Path) -> Result<Vec<i64>> {
     }
     bases.sort_unstable();
     Ok(bases)
+}
+
+/// A `tracing` event for what recovery cut: a warning for damage, info for
+/// the routine removal of preallocated space after an unclean stop.
+fn log_recovery(recovery: &RecoveryReport) {
+    let segment = recovery.segment.display();
+    match &recovery.cause {
+        Some(TruncationCause::Corrupt { position, reason }) => tracing::warn!(
+            %segment,
+            position,
+            %reason,
+            truncated = recovery.truncated_bytes,
+            "recovery cut a damaged segment tail"
+        ),
+        Some(TruncationCause::PreallocatedTail) => tracing::info!(
+            %segment,
+            truncated = recovery.truncated_bytes,
+            "recovery removed preallocated space"
+        ),
+        None => {}
+    }
 }

@@ -57,6 +57,8 @@ impl Partition {
         state: &mut ProducerStateManager,
     ) -> Result<()> {
         let end = self.log_end_offset();
+        // Snapshots past the new end describe batches that are gone.
+        delete_snapshots_above(self.dir(), end)?;
         if !state.truncate_to(end) {
             *state = self.load_producer_state()?;
         }

@@ -92,6 +92,17 @@ impl Partition {
                 return Err(self.not_a_segment(base));
             }
         }
+        // The old segments must be consecutive in the log, and the first new
+        // one must take the first old base offset: recovery relies on it to
+        // know which live segments a `.swap` replaces.
+        let consecutive = map.range(lo..=hi).count() == old.len();
+        if !consecutive || (!new.is_empty() && !new.contains(&lo)) {
+            return Err(Error::OffsetNotInSegment {
+                offset: lo,
+                base_offset: lo,
+                reason: "replaced segments must be consecutive, the first replacement starting at the first of them",
+            });
+        }
         if new.iter().any(|&b| b < lo || b >= old_end) {
             return Err(Error::OffsetNotInSegment {
                 offset: new
@@ -113,6 +124,7 @@ impl Partition {
             .filter(|b| !overwritten.contains(b))
             .collect();
         rename_all(dir, &doomed, "", DELETED_SUFFIX)?;
+        sync_dir(dir)?;
         rename_all(dir, new, SWAP_SUFFIX, "")?;
         sync_dir(dir)?;
         let mut kept = (*map).clone();

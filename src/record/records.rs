@@ -459,7 +459,7 @@ impl<'a> Cursor<'a> {
 
 #[cfg(test)]
 mod tests {
-    use crate::record::{BatchBuilder, BatchView, DecodeLimits, Record};
+    use crate::record::{BatchBuilder, BatchView, DecodeLimits};
 
     #[test]
     fn iter_from_skips_to_the_offset_and_the_timestamp() {

@@ -61,6 +61,9 @@ pub(crate) struct LogFile {
     file: File,
     /// `None` while the file is empty and read-only (nothing to map).
     map: Option<Arc<Mapping>>,
+    /// Earlier mappings of this same file that readers may still hold
+    /// (after a remap); a truncation must not shrink the file under them.
+    retired: Vec<std::sync::Weak<Mapping>>,
     /// Bytes of the mapping (capacity for a writable file).
     map_len: usize,
     /// Bytes of data: the end of the last appended batch.
@@ -117,10 +120,13 @@ impl LogFile {
             path: path.to_path_buf(),
             file,
             map: None,
+            retired: Vec::new(),
             map_len: 0,
             size: len,
             file_len: len,
-            synced: len,
+            // A file opened for writing may hold data no one synced (an
+            // unclean stop): the first sync covers all of it.
+            synced: if writable { 0 } else { len },
             writable,
             poisoned: false,
             window: window.max(4096) as u64,
@@ -135,7 +141,10 @@ impl LogFile {
     }
 
     fn remap(&mut self, map_len: usize) -> Result<()> {
-        self.map = None;
+        if let Some(old) = self.map.take() {
+            self.retired.retain(|w| w.strong_count() > 0);
+            self.retired.push(Arc::downgrade(&old));
+        }
         self.map_len = 0;
         if map_len == 0 {
             return Ok(());
@@ -269,12 +278,14 @@ impl LogFile {
         if position >= self.size && position >= self.file_len {
             return Ok(());
         }
-        let shared = self.map.as_ref().is_some_and(|m| Arc::strong_count(m) > 1);
+        let shared = self.map.as_ref().is_some_and(|m| Arc::strong_count(m) > 1)
+            || self.retired.iter().any(|w| w.strong_count() > 0);
         if shared {
             self.replace_with_prefix(position)?;
         } else {
             self.file
                 .set_len(position)
+                .and_then(|()| self.file.sync_all())
                 .map_err(|e| Error::io(&self.path, e))?;
         }
         self.size = self.size.min(position);
@@ -299,7 +310,10 @@ impl LogFile {
         sync_parent_dir(&self.path)?;
         self.file = file;
         let map_len = self.map_len;
-        self.remap(map_len)
+        self.remap(map_len)?;
+        // Earlier mappings are of the old inode; this file has no others.
+        self.retired.clear();
+        Ok(())
     }
 
     /// Makes a sealed (or read-only) file writable again, mapped over
