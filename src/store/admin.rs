@@ -67,11 +67,12 @@ impl Store {
             ..config
         };
         let meta = TopicMeta {
+            name: name.to_string(),
             partitions,
             topic_id: TopicId::random(),
             config: config.clone(),
         };
-        write_topic_meta(self.dir(), name, &meta)?;
+        write_topic_meta(self.dir(), &meta)?;
         let opened = (0..partitions)
             .map(|n| self.open_new_partition(name, n, &meta))
             .collect::<Result<Vec<_>>>()?;
@@ -148,11 +149,12 @@ impl Store {
             config.set(key, value)?;
         }
         let meta = TopicMeta {
+            name: name.to_string(),
             partitions: topic.partition_count(),
             topic_id: topic.id().unwrap_or_else(TopicId::random),
             config: config.clone(),
         };
-        write_topic_meta(self.dir(), name, &meta)?;
+        write_topic_meta(self.dir(), &meta)?;
         let mut reopened = Vec::new();
         for p in topic.partitions() {
             p.close()?;
@@ -181,11 +183,12 @@ impl Store {
             )));
         }
         let meta = TopicMeta {
+            name: name.to_string(),
             partitions: total,
             topic_id: topic.id().unwrap_or_else(TopicId::random),
             config: topic.config(),
         };
-        write_topic_meta(self.dir(), name, &meta)?;
+        write_topic_meta(self.dir(), &meta)?;
         for n in current..total {
             let p = self.open_new_partition(name, n, &meta)?;
             topic.inner.partitions.write().push(p);
@@ -210,11 +213,13 @@ impl Store {
             let _ = p.close();
             remove_partition_dir(p.dir())?;
         }
-        let meta = topic_file(self.dir(), name);
-        match std::fs::remove_file(&meta) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(&meta, e)),
+        if let Some(id) = topic.id() {
+            let meta = topic_file(self.dir(), id);
+            match std::fs::remove_file(&meta) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(&meta, e)),
+            }
         }
         sync_dir(self.dir())
     }
@@ -230,13 +235,16 @@ impl Store {
 }
 
 /// Renames the directory to Kafka's `<name>.<id>-delete` form first, so a
-/// crash mid-way leaves a directory the next open finishes deleting.
+/// crash mid-way leaves a directory the next open finishes deleting. As
+/// Kafka does, the name is shortened to stay within 255 bytes.
 fn remove_partition_dir(dir: &Path) -> Result<()> {
     let name = dir
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("partition");
-    let doomed = dir.with_file_name(format!("{name}.{}-delete", TopicId::random()));
+    let suffix = format!(".{}-delete", TopicId::random());
+    let keep = name.len().min(255 - suffix.len());
+    let doomed = dir.with_file_name(format!("{}{suffix}", &name[..keep]));
     std::fs::rename(dir, &doomed).map_err(|e| Error::io(dir, e))?;
     std::fs::remove_dir_all(&doomed).map_err(|e| Error::io(&doomed, e))
 }

@@ -143,11 +143,9 @@ fn scan(dir: &Path, config: &StoreConfig) -> Result<Scan> {
             } else if let Some((topic, partition)) = parse_partition_dir(name) {
                 found.entry(topic.to_string()).or_default().push(partition);
             }
-        } else if let Some(topic) = name.strip_suffix(TOPIC_FILE_SUFFIX) {
-            metas.insert(
-                topic.to_string(),
-                read_topic_meta(&path, &config.default_topic)?,
-            );
+        } else if name.ends_with(TOPIC_FILE_SUFFIX) {
+            let meta = read_topic_meta(&path, &config.default_topic)?;
+            metas.insert(meta.name.clone(), meta);
         }
     }
     Ok((metas, found))

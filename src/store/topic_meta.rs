@@ -1,7 +1,9 @@
 //! A topic's persisted description: seglog's own file at the store root,
-//! `<topic>.seglog-topic`, in `key=value` form: the partition count, the
-//! topic id and every topic configuration key. A Kafka broker looks only at
-//! directories in a log dir, so the file is invisible to it.
+//! `<topic id>.seglog-topic` (named by id: a 249-character topic name plus
+//! a suffix would pass the file system's 255-byte limit), in `key=value`
+//! form: the topic name, the partition count, the topic id and every topic
+//! configuration key. A Kafka broker looks only at directories in a log
+//! dir, so the file is invisible to it.
 
 use std::path::{Path, PathBuf};
 
@@ -13,28 +15,30 @@ use crate::partition::checkpoint::{TopicId, write_atomically};
 pub const TOPIC_FILE_SUFFIX: &str = ".seglog-topic";
 const PARTITIONS_KEY: &str = "seglog.partitions";
 const TOPIC_ID_KEY: &str = "seglog.topic.id";
+const TOPIC_NAME_KEY: &str = "seglog.topic.name";
 
 /// What a topic file holds.
 #[derive(Debug, Clone)]
 pub(crate) struct TopicMeta {
+    pub name: String,
     pub partitions: u32,
     pub topic_id: TopicId,
     pub config: TopicConfig,
 }
 
-/// The file of `topic` in the store directory.
-pub(crate) fn topic_file(dir: &Path, topic: &str) -> PathBuf {
-    dir.join(format!("{topic}{TOPIC_FILE_SUFFIX}"))
+/// The file of the topic with id `topic_id` in the store directory.
+pub(crate) fn topic_file(dir: &Path, topic_id: TopicId) -> PathBuf {
+    dir.join(format!("{topic_id}{TOPIC_FILE_SUFFIX}"))
 }
 
 /// Writes the topic file atomically.
-pub(crate) fn write_topic_meta(dir: &Path, topic: &str, meta: &TopicMeta) -> Result<()> {
+pub(crate) fn write_topic_meta(dir: &Path, meta: &TopicMeta) -> Result<()> {
     let mut text = format!(
-        "# seglog topic {topic}\n{PARTITIONS_KEY}={}\n{TOPIC_ID_KEY}={}\n",
-        meta.partitions, meta.topic_id
+        "# seglog topic\n{TOPIC_NAME_KEY}={}\n{PARTITIONS_KEY}={}\n{TOPIC_ID_KEY}={}\n",
+        meta.name, meta.partitions, meta.topic_id
     );
     text.push_str(&meta.config.to_properties());
-    write_atomically(topic_file(dir, topic), text.as_bytes())
+    write_atomically(topic_file(dir, meta.topic_id), text.as_bytes())
 }
 
 /// Reads a topic file; the clock comes from `base` (it is not persisted).
@@ -44,9 +48,10 @@ pub(crate) fn read_topic_meta(path: &Path, base: &TopicConfig) -> Result<TopicMe
         clock: base.clock.clone(),
         ..TopicConfig::default()
     };
-    let (mut partitions, mut topic_id) = (None, None);
+    let (mut name, mut partitions, mut topic_id) = (None, None, None);
     for (key, value) in parse_properties(&text)? {
         match key.as_str() {
+            TOPIC_NAME_KEY => name = Some(value),
             PARTITIONS_KEY => partitions = value.parse().ok(),
             TOPIC_ID_KEY => topic_id = value.parse().ok(),
             _ => config.set(&key, &value)?,
@@ -59,6 +64,7 @@ pub(crate) fn read_topic_meta(path: &Path, base: &TopicConfig) -> Result<TopicMe
         reason: format!("{key} is missing or malformed"),
     };
     Ok(TopicMeta {
+        name: name.ok_or_else(|| missing(TOPIC_NAME_KEY))?,
         partitions: partitions.ok_or_else(|| missing(PARTITIONS_KEY))?,
         topic_id: topic_id.ok_or_else(|| missing(TOPIC_ID_KEY))?,
         config,
