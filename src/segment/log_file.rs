@@ -58,7 +58,10 @@ impl AsRef<[u8]> for MappedRange {
 #[derive(Debug)]
 pub(crate) struct LogFile {
     path: PathBuf,
-    file: File,
+    /// Held while writable; a sealed or read-only file keeps only its
+    /// mapping, so a store of many partitions does not run out of file
+    /// descriptors.
+    file: Option<File>,
     /// `None` while the file is empty and read-only (nothing to map).
     map: Option<Arc<Mapping>>,
     /// Earlier mappings of this same file that readers may still hold
@@ -118,7 +121,7 @@ impl LogFile {
     ) -> Result<Self> {
         let mut log = LogFile {
             path: path.to_path_buf(),
-            file,
+            file: Some(file),
             map: None,
             retired: Vec::new(),
             map_len: 0,
@@ -151,14 +154,18 @@ impl LogFile {
         }
         let mut options = MmapOptions::new();
         options.len(map_len);
+        let file = self.fd()?;
         let raw = if self.writable {
-            options.map_raw(&self.file)
+            options.map_raw(file)
         } else {
-            options.map_raw_read_only(&self.file)
+            options.map_raw_read_only(file)
         }
         .map_err(|e| Error::io(&self.path, e))?;
         self.map = Some(Arc::new(Mapping { raw }));
         self.map_len = map_len;
+        if !self.writable {
+            self.file = None;
+        }
         Ok(())
     }
 
@@ -256,7 +263,7 @@ impl LogFile {
         // Measured against fallocate (unwritten extents, converted on every
         // first store into a page): 2-3x faster appends on ext4.
         let zeros = vec![0u8; len as usize];
-        self.file
+        self.fd()?
             .write_all_at(&zeros, self.file_len)
             .map_err(|e| Error::io(&self.path, e))?;
         if let Some(map) = &self.map {
@@ -283,9 +290,9 @@ impl LogFile {
         if shared {
             self.replace_with_prefix(position)?;
         } else {
-            self.file
-                .set_len(position)
-                .and_then(|()| self.file.sync_all())
+            let file = self.fd()?;
+            file.set_len(position)
+                .and_then(|()| file.sync_all())
                 .map_err(|e| Error::io(&self.path, e))?;
         }
         self.size = self.size.min(position);
@@ -308,7 +315,7 @@ impl LogFile {
         file.sync_data().map_err(|e| Error::io(&tmp, e))?;
         std::fs::rename(&tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
         sync_parent_dir(&self.path)?;
-        self.file = file;
+        self.file = Some(file);
         let map_len = self.map_len;
         self.remap(map_len)?;
         // Earlier mappings are of the old inode; this file has no others.
@@ -323,11 +330,12 @@ impl LogFile {
         if self.writable {
             return Ok(());
         }
-        self.file = OpenOptions::new()
+        let file = OpenOptions::new()
             .read(true)
             .write(true)
             .open(&self.path)
             .map_err(|e| Error::io(&self.path, e))?;
+        self.file = Some(file);
         self.writable = true;
         self.remap(capacity.max(self.file_len as usize))
     }
@@ -352,7 +360,7 @@ impl LogFile {
         }
         self.check_writable()?;
         let file = self
-            .file
+            .fd()?
             .try_clone()
             .map_err(|e| Error::io(&self.path, e))?;
         Ok(Some(SyncJob {
@@ -387,14 +395,24 @@ impl LogFile {
         }
         self.sync()?;
         if self.file_len != self.size {
-            self.file
-                .set_len(self.size)
+            let file = self.fd()?;
+            file.set_len(self.size)
+                .and_then(|()| file.sync_all())
                 .map_err(|e| Error::io(&self.path, e))?;
-            self.file.sync_all().map_err(|e| Error::io(&self.path, e))?;
             self.file_len = self.size;
         }
         self.writable = false;
         self.remap(self.size as usize)
+    }
+
+    /// The open file; only a writable log file keeps one.
+    fn fd(&self) -> Result<&File> {
+        self.file.as_ref().ok_or_else(|| {
+            Error::io(
+                &self.path,
+                std::io::Error::other("the file of a sealed segment is not open"),
+            )
+        })
     }
 
     fn check_writable(&self) -> Result<()> {
