@@ -1,7 +1,8 @@
-//! `seglog`: inspect Kafka log directories and seglog stores from the shell.
+//! `seglog`: inspect Kafka log directories, and work with a seglog store,
+//! from the shell.
 //!
-//! Every subcommand only reads the paths it is given; nothing is ever
-//! written, so it is safe on a live broker's data or on fixtures.
+//! Read-only inspection of any path (safe on a live broker's data or on
+//! fixtures; nothing is ever written):
 //!
 //! * `seglog dump PATH`: prints the batches and records of a `.log` file or a
 //!   partition directory (text like Kafka's `kafka-dump-log
@@ -10,31 +11,81 @@
 //! * `seglog verify PATH...`: checks every segment found (framing, offsets,
 //!   CRC-32C, records, both indexes) and exits 1 if anything is wrong.
 //!
+//! kcat-style commands over the store named by `--dir` (or `SEGLOG_DIR`,
+//! else `./seglog-data`), opened with [`seglog::Store::open`], which takes
+//! the store's lock for the duration of the command:
+//!
+//! * `seglog topics create|list|describe|alter|delete`: topic administration.
+//! * `seglog produce TOPIC`: appends one record per stdin line.
+//! * `seglog consume TOPIC`: prints records (kcat `-f` formats, or JSON).
+//!
 //! Exit codes are shared by every subcommand: 0 all well, 1 damaged data
-//! found, 2 usage or I/O error (see [`Status`]).
+//! found (or, for `produce`, lines refused as too large), 2 usage, store or
+//! I/O error (see [`Status`]).
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+mod consume;
 mod dump;
+mod format;
 mod log_reader;
 mod paths;
+mod produce;
 mod render;
+mod topics;
 mod verify;
 
+use std::fmt::Display;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use seglog::Store;
+use seglog::config::StoreConfig;
 
 /// Exit-code policy text shared by every subcommand's `--help`.
-const EXIT_CODES: &str = "Exit status: 0 when everything read is sound, 1 when damaged data \
-                          was found, 2 for usage or I/O errors.";
+const EXIT_CODES: &str = "\
+The store commands (topics, produce, consume) work on the store directory \
+given by --dir, else by the SEGLOG_DIR environment variable, else \
+./seglog-data. They take the store's lock while they run: a second command \
+on the same store (or a Kafka broker on it) fails with exit status 2. dump \
+and verify take paths instead and ignore --dir.
 
-/// Inspect Apache Kafka log directories and seglog stores (read-only).
+Exit status: 0 when everything read is sound, 1 when damaged data was found \
+(or, for produce, when lines were refused as too large), 2 for usage, store \
+or I/O errors.";
+
+/// The store directory when neither `--dir` nor `SEGLOG_DIR` names one.
+const DEFAULT_DIR: &str = "./seglog-data";
+
+/// Inspect Apache Kafka log directories (dump, verify: read-only), and
+/// create topics, produce and consume records in a seglog store (topics,
+/// produce, consume).
 #[derive(Debug, Parser)]
 #[command(name = "seglog", version, after_help = EXIT_CODES)]
 struct Cli {
+    /// The store directory of topics/produce/consume [default: $SEGLOG_DIR,
+    /// else ./seglog-data]; accepted before or after the subcommand.
+    #[arg(long, global = true, value_name = "DIR")]
+    dir: Option<PathBuf>,
+
     /// What to do.
     #[command(subcommand)]
     command: Command,
+}
+
+impl Cli {
+    /// The store directory: `--dir`, else `SEGLOG_DIR`, else the default.
+    fn store_dir(&self) -> PathBuf {
+        self.dir
+            .clone()
+            .or_else(|| {
+                std::env::var_os("SEGLOG_DIR")
+                    .filter(|d| !d.is_empty())
+                    .map(PathBuf::from)
+            })
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR))
+    }
 }
 
 /// The subcommands, one module each.
@@ -46,6 +97,12 @@ enum Command {
     /// Check segments (framing, offsets, CRC-32C, records, indexes) and
     /// report every fault.
     Verify(verify::VerifyArgs),
+    /// Create, list, describe, alter and delete the topics of the store.
+    Topics(topics::TopicsArgs),
+    /// Append one record per stdin line to a topic of the store.
+    Produce(produce::ProduceArgs),
+    /// Print the records of a topic of the store (kcat -C style).
+    Consume(consume::ConsumeArgs),
 }
 
 /// How a run went; the worst outcome decides the exit code.
@@ -76,11 +133,64 @@ impl Status {
     }
 }
 
+/// Prints `seglog: MESSAGE` on stderr and returns `status`.
+pub fn report(status: Status, message: impl Display) -> Status {
+    // Nothing sensible is left to do when stderr itself is gone.
+    let _ = writeln!(std::io::stderr(), "seglog: {message}");
+    status
+}
+
+/// Whether a store command may create the store directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Open {
+    /// Create the directory when missing (`topics create`).
+    OrCreate,
+    /// The directory must exist, so a mistyped `--dir` is an error rather
+    /// than a new empty store.
+    Existing,
+}
+
+/// Opens the store at `dir`, runs `command` on it and closes it cleanly
+/// (flushes, checkpoints, clean shutdown marker), whatever `command` did.
+pub fn with_store(dir: &Path, open: Open, command: impl FnOnce(&Store) -> Status) -> Status {
+    if open == Open::Existing && !dir.is_dir() {
+        let message = format!(
+            "no store at {} (create one with `seglog --dir {0} topics create NAME`, or give \
+             --dir or SEGLOG_DIR)",
+            dir.display()
+        );
+        return report(Status::Failed, message);
+    }
+    let store = match Store::open(dir, StoreConfig::default()) {
+        Ok(store) => store,
+        Err(e) => return report(Status::Failed, store_error(&e)),
+    };
+    let mut status = command(&store);
+    if let Err(e) = store.close() {
+        status.add(report(Status::Failed, format!("closing the store: {e}")));
+    }
+    status
+}
+
+/// A library error as a message, with a hint where one helps.
+pub fn store_error(error: &seglog::Error) -> String {
+    match error {
+        seglog::Error::StoreLocked { .. } => format!(
+            "{error}: another seglog command or a Kafka broker is using it; retry when it is done"
+        ),
+        other => other.to_string(),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let dir = cli.store_dir();
     let status = match &cli.command {
         Command::Dump(args) => dump::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Topics(args) => topics::run(&dir, args),
+        Command::Produce(args) => produce::run(&dir, args),
+        Command::Consume(args) => consume::run(&dir, args),
     };
     status.exit_code()
 }
