@@ -250,6 +250,64 @@ pub enum Error {
         /// The file whose sync failed.
         path: PathBuf,
     },
+
+    /// A producer's `buffer.memory` stayed too full to take a record for
+    /// `max.block.ms` (Kafka's "Failed to allocate memory within the
+    /// configured max blocking time").
+    #[error(
+        "producer buffer full: {size} bytes needed, {available} of {buffer_memory} free after waiting {waited_ms} ms (max.block.ms)"
+    )]
+    BufferFull {
+        /// Bytes the record needed.
+        size: usize,
+        /// Bytes free when the wait ended.
+        available: usize,
+        /// The producer's `buffer.memory`.
+        buffer_memory: usize,
+        /// How long the sender waited, in milliseconds.
+        waited_ms: u64,
+    },
+
+    /// The producer was closed; it accepts no more records.
+    #[error("the producer is closed")]
+    ProducerClosed,
+
+    /// Appending a producer batch failed; every record of the batch reports
+    /// the same cause.
+    #[error("producing to {topic}-{partition} failed: {source}")]
+    ProduceFailed {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: u32,
+        /// Why the append failed (shared by the records of the batch).
+        #[source]
+        source: std::sync::Arc<Error>,
+    },
+
+    /// A batch fetched by a consumer fails its check (CRC, framing or
+    /// record decoding), as Kafka's consumer reports with `check.crcs`.
+    #[error("corrupt batch fetched from {topic}-{partition} at offset {offset}: {reason}")]
+    CorruptFetch {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: u32,
+        /// The base offset of the batch.
+        offset: i64,
+        /// What is wrong with it.
+        reason: BatchError,
+    },
+
+    /// A consumer has no position for an assigned partition and
+    /// `auto.offset.reset` is `none`.
+    #[error("no offset for {topic}-{partition} and auto.offset.reset is none")]
+    NoOffsetForPartition {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: u32,
+    },
 }
 
 impl Error {

@@ -51,6 +51,7 @@
 
 pub mod clock;
 pub mod config;
+mod durable_fs;
 pub mod error;
 pub mod partition;
 pub mod partitioner;

@@ -251,6 +251,7 @@ impl Partition {
         let mut map = (*self.segments()).clone();
         map.insert(base, Arc::clone(&segment));
         self.publish_segments(map);
+        writer.dir_dirty = true;
         writer.roll_jitter_ms = draw_jitter(
             self.config().segment_jitter_ms,
             self.config().segment_ms,

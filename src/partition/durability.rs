@@ -10,6 +10,7 @@
 use std::sync::atomic::Ordering;
 
 use super::log::{Partition, Writer};
+use crate::durable_fs::sync_dir;
 use crate::error::Result;
 
 impl Partition {
@@ -30,6 +31,10 @@ impl Partition {
                 let result = job.run();
                 active.write().finish_flush(&job, result.is_ok());
                 result?;
+            }
+            if writer.dir_dirty {
+                sync_dir(self.dir())?;
+                writer.dir_dirty = false;
             }
             self.shared.offsets.flushed.store(end, Ordering::Release);
             self.shared.watch.notify();

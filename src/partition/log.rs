@@ -41,6 +41,9 @@ pub(super) struct Writer {
     pub closed: bool,
     /// Idempotent producer state.
     pub producers: ProducerStateManager,
+    /// A segment was created since the last flush: the directory entry
+    /// must be synced too, or a power loss could lose the whole file.
+    pub dir_dirty: bool,
 }
 
 /// Offsets published to readers.

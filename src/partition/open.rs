@@ -13,7 +13,7 @@ use std::sync::atomic::AtomicI64;
 use parking_lot::{Mutex, RwLock};
 
 use super::append::draw_jitter;
-use super::checkpoint::TopicId;
+use super::checkpoint::{LEADER_EPOCH_CHECKPOINT, TopicId, read_leader_epochs};
 use super::dir_name::parse_partition_dir;
 use super::epochs::{load_leader_epoch, load_topic_id};
 use super::log::{Offsets, Partition, SegmentMap, Shared, Writer, delete_segment_files};
@@ -105,6 +105,7 @@ impl Partition {
                 roll_jitter_ms: draw_jitter(config.segment_jitter_ms, config.segment_ms, end),
                 closed: false,
                 producers: ProducerStateManager::new(),
+                dir_dirty: false,
             }),
             config,
             segments: RwLock::new(Arc::new(segments)),
@@ -154,6 +155,8 @@ fn load_segments(
 ) -> Result<SegmentMap> {
     let bases = segment_bases(dir)?;
     let segment_config = config.segment_config();
+    // Batches cannot carry an epoch above the last one recorded.
+    let max_epoch = recorded_max_epoch(dir)?;
     // Recovery starts at the segment holding the recovery point.
     let recover_from = bases
         .iter()
@@ -171,7 +174,11 @@ fn load_segments(
         let last = i + 1 == bases.len();
         let segment = if !options.clean_shutdown && base >= recover_from {
             let mut segment = LogSegment::open_for_recovery(dir, base, segment_config)?;
-            let recovery = segment.recover()?;
+            let recovery = if last {
+                segment.recover_active(max_epoch)?
+            } else {
+                segment.recover()?
+            };
             segment.flush()?;
             log_recovery(&recovery);
             damaged = !last && recovery.truncated_bytes > 0;
@@ -227,4 +234,11 @@ fn log_recovery(recovery: &RecoveryReport) {
         ),
         None => {}
     }
+}
+
+/// The last epoch in `leader-epoch-checkpoint`; `i32::MAX` (no bound) when
+/// the file is missing or empty.
+fn recorded_max_epoch(dir: &Path) -> Result<i32> {
+    let entries = read_leader_epochs(dir.join(LEADER_EPOCH_CHECKPOINT))?;
+    Ok(entries.last().map_or(i32::MAX, |e| e.epoch))
 }

@@ -25,10 +25,11 @@
 //! ignored by it (and by [`snapshot_offsets`]); [`remove_temp_files`] clears
 //! them.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
+use crate::durable_fs::{sync_dir, sync_parent_dir};
 use crate::error::{Error, Result};
 use crate::segment::file_name::{self, FileKind};
 
@@ -254,20 +255,6 @@ fn temp_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_os_string();
     name.push(TEMP_SUFFIX);
     PathBuf::from(name)
-}
-
-fn sync_parent_dir(path: &Path) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    sync_dir(dir)
-}
-
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, e))
 }
 
 /// The path of the snapshot taken at `offset` in a partition directory:

@@ -52,6 +52,16 @@ impl Partition {
             return Ok(BatchSlice::default());
         }
         let segments = self.segments();
+        // `delete_records` moves the start before it drops segments: a
+        // start that moved past `offset` meanwhile is seen now.
+        let start = self.log_start_offset();
+        if offset < start {
+            return Err(Error::OffsetOutOfRange {
+                requested: offset,
+                log_start: start,
+                log_end: self.log_end_offset(),
+            });
+        }
         let first = segments
             .range(..=offset)
             .next_back()

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 use super::log::{Partition, delete_segment_files};
+use crate::durable_fs::sync_dir;
 use crate::error::{Error, Result};
 use crate::record::BatchHeader;
 use crate::segment::file_name::{
@@ -257,10 +258,4 @@ fn live_bases(dir: &Path) -> Result<Vec<i64>> {
     }
     bases.sort_unstable();
     Ok(bases)
-}
-
-fn sync_dir(dir: &Path) -> Result<()> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, e))
 }

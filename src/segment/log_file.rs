@@ -26,6 +26,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use memmap2::{Advice, MmapOptions, MmapRaw};
 
+use crate::durable_fs::sync_parent_dir;
 use crate::error::{Error, Result};
 
 /// A mapping shared by the log file and every `Bytes` handed out from it.
@@ -455,14 +456,6 @@ impl SyncJob {
         }
         self.file.sync_data().map_err(|e| Error::io(&self.path, e))
     }
-}
-
-/// Makes a rename or unlink in the file's directory durable.
-fn sync_parent_dir(path: &Path) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, e))
 }
 
 #[cfg(test)]

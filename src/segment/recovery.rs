@@ -51,8 +51,22 @@ impl LogSegment {
     /// after the last valid batch, and rebuilds both indexes. Nothing that
     /// fails a check is kept.
     pub fn recover(&mut self) -> Result<RecoveryReport> {
+        self.recover_with(Check::Crc, i32::MAX)
+    }
+
+    /// [`LogSegment::recover`] for the active segment of a log: nothing
+    /// rewrites it, so its batches must also continue each other's offsets
+    /// exactly from the base offset, with leader epochs never decreasing.
+    /// This catches damage to the header fields the CRC does not cover
+    /// (baseOffset, partitionLeaderEpoch) in an unflushed tail. `max_epoch`
+    /// is the last epoch the log recorded (`i32::MAX` when unknown).
+    pub fn recover_active(&mut self, max_epoch: i32) -> Result<RecoveryReport> {
+        self.recover_with(Check::CrcDense, max_epoch)
+    }
+
+    fn recover_with(&mut self, check: Check, max_epoch: i32) -> Result<RecoveryReport> {
         let before = self.log.size();
-        let scanned = self.reindex(Check::Crc)?;
+        let scanned = self.reindex(check, max_epoch)?;
         let cause = scanned.failure.map(|(position, reason)| {
             let rest = &self.log.bytes()[position as usize..];
             if is_preallocated_tail(rest) {
@@ -74,7 +88,7 @@ impl LogSegment {
     /// Rebuilds missing or bad index files from a `.log` trusted to be
     /// valid; a framing error is reported, not truncated.
     pub(super) fn rebuild_indexes(&mut self) -> Result<()> {
-        let scanned = self.reindex(Check::Framing)?;
+        let scanned = self.reindex(Check::Framing, i32::MAX)?;
         match scanned.failure {
             Some((pos, e)) => Err(Error::in_segment(self.log.path(), pos, e)),
             None => Ok(()),
@@ -83,7 +97,7 @@ impl LogSegment {
 
     /// Recreates both index files and replays Kafka's index rule over every
     /// batch that passes `check`.
-    fn reindex(&mut self, check: Check) -> Result<Scanned> {
+    fn reindex(&mut self, check: Check, max_epoch: i32) -> Result<Scanned> {
         let dir = self.dir().to_path_buf();
         let (base, config) = (self.base_offset(), *self.config());
         // Drop the old files' mappings before recreating them.
@@ -100,7 +114,8 @@ impl LogSegment {
         )?;
         self.indexes = Indexes::new(Some(offset), Some(time), base, config.index_interval_bytes);
         self.next_offset = base;
-        let mut scan = SegmentScan::new(self.log.bytes(), 0, base, None, check);
+        let mut scan =
+            SegmentScan::new(self.log.bytes(), 0, base, None, check).with_max_epoch(max_epoch);
         let (mut batches, mut failure) = (0, None);
         for item in scan.by_ref() {
             match item {

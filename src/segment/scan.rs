@@ -11,8 +11,14 @@ use crate::record::{BatchHeader, BatchView};
 pub(crate) enum Check {
     /// Framing and offsets only (lookups over already validated data).
     Framing,
-    /// Framing, offsets and the CRC (recovery).
+    /// Framing, offsets and the CRC (recovery of a sealed segment, which
+    /// compaction may have left with offset gaps).
     Crc,
+    /// As `Crc`, and offsets dense from the segment's base offset with
+    /// leader epochs never decreasing: the active segment, which nothing
+    /// rewrites, so a damaged baseOffset or epoch (outside the CRC) in its
+    /// unflushed tail is caught too.
+    CrcDense,
 }
 
 /// Iterator over the batches of a segment's bytes from a position.
@@ -22,6 +28,10 @@ pub(crate) struct SegmentScan<'a> {
     segment_base: i64,
     next_offset: Option<i64>,
     check: Check,
+    /// The largest partition leader epoch seen so far.
+    epoch: i32,
+    /// The largest epoch the log has recorded (`CrcDense` only).
+    max_epoch: i32,
     failed: bool,
 }
 
@@ -41,8 +51,17 @@ impl<'a> SegmentScan<'a> {
             segment_base,
             next_offset: prev_next_offset,
             check,
+            epoch: i32::MIN,
+            max_epoch: i32::MAX,
             failed: false,
         }
+    }
+
+    /// Refuses batches stamped with an epoch above `max_epoch` (the last
+    /// one in `leader-epoch-checkpoint`), for `CrcDense` scans.
+    pub fn with_max_epoch(mut self, max_epoch: i32) -> Self {
+        self.max_epoch = max_epoch;
+        self
     }
 
     /// The position of the next batch: after a failure, the position of the
@@ -58,7 +77,23 @@ impl<'a> SegmentScan<'a> {
 
     fn check_one(&self, view: &BatchView<'_>) -> Result<(), BatchError> {
         check_offsets(view, self.segment_base, self.next_offset)?;
-        if self.check == Check::Crc {
+        if self.check == Check::CrcDense {
+            let expected = self.next_offset.unwrap_or(self.segment_base);
+            if view.base_offset() != expected {
+                return Err(BatchError::BadOffsets(format!(
+                    "base offset {} where the active segment continues at {expected}",
+                    view.base_offset()
+                )));
+            }
+            let epoch = view.partition_leader_epoch();
+            if epoch < self.epoch || epoch > self.max_epoch {
+                return Err(BatchError::BadOffsets(format!(
+                    "partition leader epoch {epoch} outside [{}, {}]",
+                    self.epoch, self.max_epoch
+                )));
+            }
+        }
+        if self.check != Check::Framing {
             view.verify_crc()?;
         }
         Ok(())
@@ -81,6 +116,7 @@ impl<'a> Iterator for SegmentScan<'a> {
             Ok(view) => {
                 self.pos += view.size();
                 self.next_offset = Some(view.next_offset());
+                self.epoch = self.epoch.max(view.partition_leader_epoch());
                 Some(Ok((at, view)))
             }
             Err(e) => {

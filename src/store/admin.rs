@@ -4,10 +4,11 @@
 use std::path::Path;
 
 use super::Store;
-use super::open::{new_topic, sync_dir};
+use super::open::new_topic;
 use super::topic_meta::{TopicMeta, topic_file, write_topic_meta};
 use super::topic_name::validate_topic_name;
 use crate::config::TopicConfig;
+use crate::durable_fs::sync_dir;
 use crate::error::{Error, Result};
 use crate::partition::checkpoint::TopicId;
 use crate::partition::{OpenOptions, Partition, partition_dir_name};

@@ -11,6 +11,7 @@ use super::lock::StoreLock;
 use super::topic_meta::{TOPIC_FILE_SUFFIX, TopicMeta, read_topic_meta};
 use super::{CLEAN_SHUTDOWN_FILE, PRODUCER_ID_FILE, Store, StoreInner};
 use crate::config::{StoreConfig, TopicConfig};
+use crate::durable_fs::sync_dir;
 use crate::error::{Error, Result};
 use crate::partition::checkpoint::{
     LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT, read_offsets,
@@ -174,10 +175,4 @@ pub(super) fn new_topic(
             configured: RwLock::new(configured),
         }),
     }
-}
-
-pub(super) fn sync_dir(dir: &Path) -> Result<()> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, e))
 }

@@ -20,7 +20,6 @@
 //!
 //! [`Error::CorruptCheckpoint`]: crate::Error::CorruptCheckpoint
 
-mod atomic;
 mod leader_epoch;
 mod offsets;
 mod partition_metadata;
@@ -28,7 +27,7 @@ mod partition_metadata;
 use std::io;
 use std::path::Path;
 
-pub(crate) use atomic::write_atomically;
+pub(crate) use crate::durable_fs::write_atomically;
 pub use leader_epoch::{EpochEntry, decode_leader_epochs, read_leader_epochs, write_leader_epochs};
 pub use offsets::{
     OffsetEntry, decode_offsets, read_offset_entries, read_offsets, write_offset_entries,

@@ -1,6 +1,7 @@
-//! Atomic replacement of a small file (DESIGN.md section 2): write
-//! `<name>.tmp`, fsync it, rename it over the target, fsync the directory.
-//! The `.tmp` name is Kafka's (`CheckpointFile`, `PartitionMetadataFile`).
+//! Making file system changes durable: atomic replacement of a small file
+//! (DESIGN.md section 2: write `<name>.tmp`, fsync it, rename it over the
+//! target, fsync the directory; the `.tmp` name is Kafka's) and directory
+//! syncs after creating, renaming or removing entries.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -29,13 +30,23 @@ pub(crate) fn write_atomically(path: impl AsRef<Path>, bytes: &[u8]) -> Result<(
         let _ = std::fs::remove_file(&tmp);
         return Err(Error::io(path, e));
     }
+    sync_parent_dir(path)
+}
+
+/// Makes entries created, renamed or removed in `dir` durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}
+
+/// [`sync_dir`] of the directory holding `path`.
+pub(crate) fn sync_parent_dir(path: &Path) -> Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, e))
+    sync_dir(dir)
 }
 
 /// `<path>.tmp`.
