@@ -49,6 +49,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod clock;
 pub mod config;
 mod durable_fs;
@@ -61,6 +62,7 @@ pub mod segment;
 pub mod store;
 pub mod topic;
 
+pub use client::{Consumer, ConsumerRecord, Producer, ProducerRecord};
 pub use error::{BatchError, Error, Result};
 pub use store::Store;
 pub use topic::Topic;
