@@ -1,83 +1,145 @@
-//! Quickstart: write a Kafka-format segment, read it back, look records up.
+//! Quickstart: Kafka's ordering lesson, with a real Kafka-format store.
 //!
-//! Run with `cargo run --release --example quickstart [DIR]`. Without DIR a
-//! fresh temporary directory is used and its path printed. The files written
-//! are Kafka's (`00000000000000000000.log`, `.index`, `.timeindex`) and can be
-//! inspected with `cargo run --features cli -- dump DIR`.
+//! ```text
+//! cargo run --release --example quickstart [DATA_DIR]
+//! ```
+//!
+//! 1. The numbers 1..=8 sent to a topic with one partition come back in the
+//!    order they were sent: a partition is an ordered log.
+//! 2. The numbers 1..=24 sent round-robin to a topic with eight partitions
+//!    come back by polling in another order: there is no order across
+//!    partitions, yet each partition keeps its own.
+//!
+//! Without DATA_DIR a fresh directory is created and its path printed; the
+//! files there are Kafka's (`orders-0/00000000000000000000.log`, ...) and
+//! can be inspected with `cargo run --features cli -- dump DIR/numbers-3`.
 
+use std::collections::BTreeMap;
 use std::error::Error;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use seglog::record::{BatchBuilder, BatchView, Compression, Header, Record};
-use seglog::segment::{LogSegment, SegmentConfig, verify_segment};
+use seglog::Store;
+use seglog::client::{
+    AutoOffsetReset, Consumer, ConsumerConfig, Producer, ProducerConfig, ProducerRecord,
+};
+use seglog::config::{StoreConfig, TopicConfig};
+use seglog::partitioner::KeylessStrategy;
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let (dir, _keep) = data_dir()?;
-    println!("writing a segment in {}", dir.display());
-    let config = SegmentConfig::default();
-    let mut segment = LogSegment::create(&dir, 0, config)?;
+    let dir = data_dir()?;
+    println!("store directory: {}", dir.display());
+    let store = Store::open(&dir, StoreConfig::default())?;
 
-    // The numbers 1..=8, four records per batch, the second batch lz4-compressed.
-    for (i, codec) in [Compression::None, Compression::Lz4]
-        .into_iter()
-        .enumerate()
-    {
-        let mut batch = BatchBuilder::new(segment.next_offset()).compression(codec);
-        for n in 1..=4 {
-            let number = i * 4 + n;
-            let record = Record::keyed(
-                1_700_000_000_000 + number as i64,
-                format!("key-{number}"),
-                number.to_string(),
-            )
-            .with_header(Header::new("source", "quickstart"));
-            batch.push(&record)?;
-        }
-        let bytes = batch.build()?;
-        let position = segment.append(&BatchView::parse(&bytes)?)?;
-        println!("appended a {codec} batch of 4 records at byte {position}");
-    }
-    segment.seal()?;
+    println!("\n1. One partition: a log keeps the order of its records.");
+    let sent = send_numbers(&store, "ordered", 1, 8)?;
+    let received = poll_all(&store, "ordered", 1, 8)?;
+    print_values("   sent:     ", &sent);
+    print_values(
+        "   received: ",
+        &received.iter().map(|r| r.2).collect::<Vec<_>>(),
+    );
 
-    println!("reading everything back, in offset order:");
-    for batch in segment.read(0, usize::MAX)?.iter() {
-        for record in batch.records(&config.decode)?.iter() {
-            let record = record?;
-            let value = String::from_utf8_lossy(record.value().unwrap_or_default());
-            println!(
-                "  offset {} timestamp {} value {value}",
-                record.offset(),
-                record.timestamp()
-            );
-        }
+    println!("\n2. Eight partitions, records spread round-robin: no global order.");
+    let sent = send_numbers(&store, "numbers", 8, 24)?;
+    let received = poll_all(&store, "numbers", 8, 24)?;
+    print_values("   sent:            ", &sent);
+    print_values(
+        "   received (poll): ",
+        &received.iter().map(|r| r.2).collect::<Vec<_>>(),
+    );
+    println!("   per partition, each in its own order:");
+    let mut by_partition: BTreeMap<u32, Vec<(i64, u64)>> = BTreeMap::new();
+    for (partition, offset, value) in received {
+        by_partition
+            .entry(partition)
+            .or_default()
+            .push((offset, value));
     }
-    let found = segment.find_offset_by_timestamp(1_700_000_000_006, 0)?;
-    println!("first record at or after timestamp 1700000000006: {found:?}");
-    let at = segment.translate_offset(5)?.ok_or("offset 5 not found")?;
-    println!(
-        "offset 5 lives in the batch at byte {} (offsets {}..={})",
-        at.position, at.base_offset, at.last_offset
-    );
-    let report = verify_segment(&dir, 0, &config)?;
-    println!(
-        "verify: {} batches, {} records, {} faults",
-        report.batches,
-        report.records,
-        report.faults.len()
-    );
+    for (partition, records) in by_partition {
+        let shown: Vec<String> = records.iter().map(|(o, v)| format!("{v}@{o}")).collect();
+        println!("     partition {partition}: {}", shown.join(" "));
+    }
+    store.close()?;
+    println!("\nThe store was closed cleanly; run again with the same directory to append more.");
     Ok(())
 }
 
-/// The directory from the command line, or a fresh temporary one (kept).
-fn data_dir() -> Result<(PathBuf, Option<tempfile::TempDir>), Box<dyn Error>> {
-    if let Some(dir) = std::env::args_os().nth(1) {
-        let dir = PathBuf::from(dir);
-        std::fs::create_dir_all(&dir)?;
-        return Ok((dir, None));
+/// Sends `1..=count` to a new topic with `partitions` partitions.
+fn send_numbers(
+    store: &Store,
+    topic: &str,
+    partitions: u32,
+    count: u64,
+) -> Result<Vec<u64>, Box<dyn Error>> {
+    if store.topic(topic).is_err() {
+        store.create_topic(topic, partitions, TopicConfig::default())?;
     }
-    let tmp = tempfile::Builder::new()
+    let producer = Producer::new(
+        store,
+        ProducerConfig::default().partitioner(KeylessStrategy::RoundRobin),
+    )?;
+    let numbers: Vec<u64> = (1..=count).collect();
+    for n in &numbers {
+        producer.send(ProducerRecord::new(topic, n.to_string()))?;
+    }
+    producer.flush();
+    producer.close();
+    Ok(numbers)
+}
+
+/// One polled record: (partition, offset, value).
+type Polled = (u32, i64, u64);
+
+/// Polls every partition of `topic` until `count` records arrived:
+/// (partition, offset, value) in poll order.
+fn poll_all(
+    store: &Store,
+    topic: &str,
+    partitions: u32,
+    count: usize,
+) -> Result<Vec<Polled>, Box<dyn Error>> {
+    let config = ConsumerConfig::default()
+        .auto_offset_reset(AutoOffsetReset::Earliest)
+        .max_poll_records(5);
+    let mut consumer = Consumer::new(store, config)?;
+    let assignment: Vec<(&str, u32)> = (0..partitions).map(|p| (topic, p)).collect();
+    consumer.assign(&assignment)?;
+    consumer.seek_to_end(&assignment)?;
+    // Read only the records of this run: start `count` records back.
+    let ends = consumer.end_offsets(&assignment)?;
+    let per_partition = count as i64 / i64::from(partitions);
+    for ((t, p), end) in assignment.iter().zip(ends) {
+        consumer.seek(t, *p, (end - per_partition).max(0))?;
+    }
+    let mut out = Vec::new();
+    while out.len() < count {
+        let records = consumer.poll(Duration::from_secs(5))?;
+        if records.is_empty() {
+            return Err("timed out waiting for records".into());
+        }
+        for r in records {
+            let value: u64 =
+                std::str::from_utf8(r.value.as_deref().unwrap_or_default())?.parse()?;
+            out.push((r.partition, r.offset, value));
+        }
+    }
+    Ok(out)
+}
+
+fn print_values(label: &str, values: &[u64]) {
+    let shown: Vec<String> = values.iter().map(u64::to_string).collect();
+    println!("{label}{}", shown.join(" "));
+}
+
+/// The directory from the command line, or a fresh one under the system's
+/// temporary directory (kept, so it can be inspected).
+fn data_dir() -> Result<PathBuf, Box<dyn Error>> {
+    if let Some(dir) = std::env::args_os().nth(1) {
+        return Ok(PathBuf::from(dir));
+    }
+    Ok(tempfile::Builder::new()
         .prefix("seglog-quickstart-")
-        .tempdir()?;
-    let dir = tmp.path().to_path_buf();
-    Ok((dir, Some(tmp)))
+        .tempdir()?
+        .keep())
 }

@@ -1,49 +1,55 @@
 //! seglog: Apache Kafka's storage engine, in-process.
 //!
-//! Durable, ordered, replayable logs whose files are Kafka's own: RecordBatch
-//! v2 batches with CRC-32C in `.log` segments, Kafka's sparse `.index` and
-//! `.timeindex`, 20-digit segment names. A segment seglog writes is what a
-//! broker writes; a segment a broker wrote opens in seglog.
+//! Durable, ordered, replayable, partitioned logs whose files are Kafka's
+//! own: RecordBatch v2 batches with CRC-32C in `.log` segments, Kafka's
+//! sparse `.index` and `.timeindex`, 20-digit segment names, `topic-N`
+//! directories, Kafka's checkpoint files and `.lock`. A directory seglog
+//! writes is what a broker writes; a log directory copied from a broker
+//! opens in seglog.
 //!
-//! What it is: a library for programs that want Kafka's log semantics without
-//! running Kafka. What it is not: a broker, a network protocol, or a
-//! replicated system.
+//! What it is: a library for programs that want Kafka's log semantics
+//! without running Kafka. What it is not: a broker, a network protocol, or a
+//! replicated system. Ordering is per partition, never across partitions.
 //!
-//! This release holds the bottom of the stack:
+//! The layers, top to bottom (data flows one way):
 //!
-//! * [`record`]: records, the RecordBatch v2 codec (zero-copy views, lazy
-//!   record iteration, an encoder byte-identical to Kafka's client) and the
-//!   compression codecs;
-//! * [`segment`]: one segment (`.log` + `.index` + `.timeindex`): append,
-//!   read, offset and timestamp lookups, seal, crash recovery and verify.
+//! * [`Store`]: a directory of topics, its lock and store-wide checkpoints;
+//! * [`Topic`]: a name, a [`config::TopicConfig`] and N partitions, with
+//!   [`partitioner`] choosing one per record as Kafka's Java client does;
+//! * [`partition::Partition`]: the log of one partition: append, read,
+//!   lookups by offset and time, roll, flush, recovery, idempotent producers;
+//! * [`segment`]: one `.log` with its indexes; [`record`]: the batch codec.
+//!
+//! [`client::Producer`] and [`client::Consumer`] are thin helpers shaped like
+//! Kafka's clients.
 //!
 //! # Example
 //!
 //! ```
-//! use seglog::record::{BatchBuilder, BatchView, Record};
-//! use seglog::segment::{LogSegment, SegmentConfig};
+//! use std::time::Duration;
+//! use seglog::Store;
+//! use seglog::client::{AutoOffsetReset, Consumer, ConsumerConfig, Producer, ProducerConfig, ProducerRecord};
+//! use seglog::config::{StoreConfig, TopicConfig};
 //!
 //! let dir = tempfile::tempdir()?;
-//! let config = SegmentConfig::default();
-//! let mut segment = LogSegment::create(dir.path(), 0, config)?;
+//! let store = Store::open(dir.path(), StoreConfig::default())?;
+//! store.create_topic("orders", 3, TopicConfig::default())?;
 //!
-//! let mut batch = BatchBuilder::new(segment.next_offset());
+//! let producer = Producer::new(&store, ProducerConfig::default())?;
 //! for n in 1..=3 {
-//!     batch.push(&Record::keyed(1_700_000_000_000 + n, "key", n.to_string()))?;
+//!     producer.send(ProducerRecord::keyed("orders", "customer-7", format!("order {n}")))?;
 //! }
-//! let bytes = batch.build()?;
-//! segment.append(&BatchView::parse(&bytes)?)?;
+//! producer.flush();
 //!
-//! let mut values = Vec::new();
-//! for batch in segment.read(0, 1 << 20)?.iter() {
-//!     for record in batch.records(&config.decode)?.iter() {
-//!         let record = record?;
-//!         values.push((record.offset(), record.value().map(<[u8]>::to_vec)));
-//!     }
-//! }
-//! assert_eq!(values[2], (2, Some(b"3".to_vec())));
-//! assert_eq!(segment.find_offset_by_timestamp(1_700_000_000_002, 0)?, Some((1, 1_700_000_000_002)));
-//! segment.seal()?; // trims the files; 00000000000000000000.log is now a sealed Kafka segment
+//! // The same key always lands in the same partition, so its records keep
+//! // their order.
+//! let partition = seglog::partitioner::partition_for_key(b"customer-7", 3);
+//! let mut consumer = Consumer::new(&store, ConsumerConfig::default().auto_offset_reset(AutoOffsetReset::Earliest))?;
+//! consumer.assign(&[("orders", partition)])?;
+//! let records = consumer.poll(Duration::from_secs(1))?;
+//! let values: Vec<_> = records.iter().map(|r| r.value.clone().unwrap()).collect();
+//! assert_eq!(values, ["order 1", "order 2", "order 3"]);
+//! store.close()?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]

@@ -50,7 +50,7 @@ pub const PRODUCER_ID_FILE: &str = "seglog-producer-id-block";
 /// assert_eq!(topic.partition_count(), 3);
 /// assert_eq!(store.topic_names(), vec!["orders".to_string()]);
 /// store.close()?;
-/// # Ok::<(), seglog::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Store {
