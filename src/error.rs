@@ -41,6 +41,18 @@ pub enum Error {
     #[error("invalid record batch: {0}")]
     InvalidBatch(BatchError),
 
+    /// A record is well formed but not acceptable here, as Kafka's
+    /// `InvalidRecordException` (for example a record without a key on a
+    /// compacted topic: "Compacted topic cannot accept message without
+    /// key").
+    #[error("invalid record {index} of the batch: {reason}")]
+    InvalidRecord {
+        /// Index of the record in its batch (0 for the first).
+        index: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
     /// An `.index` or `.timeindex` file is inconsistent with its segment.
     #[error("corrupt index {}: {reason}", path.display())]
     CorruptIndex {
@@ -139,8 +151,8 @@ pub enum Error {
         now: i64,
     },
 
-    /// The partition was closed; reopen it to write again.
-    #[error("partition {} is closed", path.display())]
+    /// The partition or store was closed; reopen it to write again.
+    #[error("{} is closed", path.display())]
     Closed {
         /// The partition directory.
         path: PathBuf,
@@ -297,6 +309,31 @@ pub enum Error {
         offset: i64,
         /// What is wrong with it.
         reason: BatchError,
+    },
+
+    /// A record of the `__consumer_offsets` topic does not decode with
+    /// Kafka's offset commit / group metadata schemas.
+    #[error("corrupt offsets record in {topic}-{partition} at offset {offset}: {reason}")]
+    CorruptOffsetRecord {
+        /// The topic (`__consumer_offsets`).
+        topic: String,
+        /// The partition.
+        partition: u32,
+        /// The offset of the record.
+        offset: i64,
+        /// What is wrong with it.
+        reason: crate::offsets::schema::OffsetRecordError,
+    },
+
+    /// An offset commit (or deletion) is refused before anything is
+    /// written: an empty group id, a negative offset, a string over Kafka's
+    /// limits (`offset.metadata.max.bytes`, 32767-byte strings).
+    #[error("invalid offset commit for group {group:?}: {reason}")]
+    InvalidOffsetCommit {
+        /// The group.
+        group: String,
+        /// Why it is refused.
+        reason: String,
     },
 
     /// A consumer has no position for an assigned partition and

@@ -55,11 +55,13 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 #![warn(missing_docs)]
 
+pub mod cleaner;
 pub mod client;
 pub mod clock;
 pub mod config;
 mod durable_fs;
 pub mod error;
+pub mod offsets;
 pub mod partition;
 pub mod partitioner;
 pub mod producer_id;

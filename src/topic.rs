@@ -18,7 +18,8 @@ pub struct Topic {
 #[derive(Debug)]
 pub(crate) struct TopicInner {
     pub name: String,
-    pub id: Option<TopicId>,
+    /// Assigned on first persist for topics imported without one.
+    pub id: RwLock<Option<TopicId>>,
     pub config: RwLock<TopicConfig>,
     pub partitions: RwLock<Vec<Partition>>,
     /// Whether seglog has a persisted configuration for it; a topic found
@@ -35,7 +36,7 @@ impl Topic {
 
     /// The topic id (from `partition.metadata`), when there is one.
     pub fn id(&self) -> Option<TopicId> {
-        self.inner.id
+        *self.inner.id.read()
     }
 
     /// The topic's configuration.

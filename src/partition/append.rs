@@ -52,6 +52,9 @@ impl Partition {
                 "a batch needs at least one record",
             )));
         }
+        if let Some(index) = records.iter().position(|r| r.key.is_none()) {
+            self.check_key(index, None)?;
+        }
         let now = self.config().clock.now_ms();
         if self.config().message_timestamp_type == TimestampType::CreateTime {
             for r in records {
@@ -109,8 +112,9 @@ impl Partition {
         let create_time = self.config().message_timestamp_type == TimestampType::CreateTime;
         let records = view.records(&self.config().decode)?;
         let mut max_timestamp = l::NO_TIMESTAMP;
-        for record in records.iter() {
+        for (index, record) in records.iter().enumerate() {
             let record = record?;
+            self.check_key(index, record.key())?;
             max_timestamp = max_timestamp.max(record.timestamp());
             if create_time {
                 self.check_timestamp(record.timestamp(), now)?;
@@ -120,6 +124,19 @@ impl Partition {
             return Err(Error::InvalidBatch(BatchError::NotAccepted(
                 "maxTimestamp differs from the largest record timestamp",
             )));
+        }
+        Ok(())
+    }
+
+    /// Kafka's rule: a compacted topic refuses records without a key
+    /// (compaction keeps the latest record per key; a keyless one would be
+    /// dropped by the next cleaning).
+    fn check_key(&self, index: usize, key: Option<&[u8]>) -> Result<()> {
+        if key.is_none() && self.config().cleanup_policy.compact {
+            return Err(Error::InvalidRecord {
+                index,
+                reason: "compacted topic cannot accept message without key",
+            });
         }
         Ok(())
     }
@@ -241,7 +258,9 @@ impl Partition {
         if active.read().base_offset() == base {
             return Ok(active); // already empty at the log end
         }
-        active.write().seal()?;
+        if let Some(job) = active.write().seal_deferred()? {
+            writer.pending_syncs.push(job);
+        }
         self.snapshot_producers(&writer.producers, base)?;
         let segment = Arc::new(RwLock::new(LogSegment::create(
             self.dir(),

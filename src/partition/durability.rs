@@ -21,10 +21,27 @@ impl Partition {
     }
 
     pub(super) fn flush_locked(&self, writer: &mut Writer) -> Result<i64> {
+        if writer.poisoned {
+            return Err(crate::Error::Poisoned {
+                path: self.dir().to_path_buf(),
+            });
+        }
+        let result = self.sync_everything(writer);
+        if result.is_err() {
+            writer.poisoned = true;
+        }
+        result
+    }
+
+    fn sync_everything(&self, writer: &mut Writer) -> Result<i64> {
         let end = self.log_end_offset();
         if self.flushed_offset() < end {
-            // Sealed segments were synced when they were sealed. The fsync
-            // runs without the segment lock, so readers are not held up.
+            // Segments sealed by rolls since the last flush first; then the
+            // active one. No fsync runs under a segment lock, so readers are
+            // not held up.
+            for job in std::mem::take(&mut writer.pending_syncs) {
+                job.run()?;
+            }
             let active = self.active_segment()?;
             let job = active.read().flush_job()?;
             if let Some(job) = job {

@@ -44,6 +44,12 @@ pub(super) struct Writer {
     /// A segment was created since the last flush: the directory entry
     /// must be synced too, or a power loss could lose the whole file.
     pub dir_dirty: bool,
+    /// fsyncs of segments sealed by a roll, run at the next flush so the
+    /// append that rolled does not wait for the disk.
+    pub pending_syncs: Vec<crate::segment::FlushJob>,
+    /// An fsync failed: what reached the disk is unknown, so the partition
+    /// refuses writes and flushes until it is reopened (and recovered).
+    pub poisoned: bool,
 }
 
 /// Offsets published to readers.
@@ -158,6 +164,11 @@ impl Partition {
     }
 
     pub(super) fn check_open(&self, writer: &Writer) -> Result<()> {
+        if writer.poisoned {
+            return Err(Error::Poisoned {
+                path: self.shared.dir.clone(),
+            });
+        }
         if writer.closed {
             return Err(Error::Closed {
                 path: self.shared.dir.clone(),

@@ -14,6 +14,7 @@ pub mod producer_state;
 mod producers;
 mod read;
 mod replace;
+mod retention;
 mod truncation;
 mod watch;
 
@@ -23,3 +24,4 @@ pub use log::Partition;
 pub use open::{OpenOptions, OpenReport};
 pub use read::Isolation;
 pub use replace::SegmentInfo;
+pub use retention::{DeletedSegment, PendingDeletion, RetentionOutcome, RetentionRule};

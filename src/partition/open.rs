@@ -37,6 +37,12 @@ pub struct OpenOptions {
     /// The topic id to record in `partition.metadata` when the directory
     /// has none yet (an existing file wins).
     pub topic_id: Option<TopicId>,
+    /// Recover the active segment with the checks that hold for every log
+    /// seglog appends to itself only (dense offsets, epochs within the
+    /// recorded ones). Set it for data written elsewhere or compacted: a
+    /// Kafka follower writes compacted batches (with offset gaps) into its
+    /// active segment, and a broker may record epochs late.
+    pub lenient_recovery: bool,
 }
 
 /// What opening found and did.
@@ -106,6 +112,8 @@ impl Partition {
                 closed: false,
                 producers: ProducerStateManager::new(),
                 dir_dirty: false,
+                pending_syncs: Vec::new(),
+                poisoned: false,
             }),
             config,
             segments: RwLock::new(Arc::new(segments)),
@@ -174,7 +182,7 @@ fn load_segments(
         let last = i + 1 == bases.len();
         let segment = if !options.clean_shutdown && base >= recover_from {
             let mut segment = LogSegment::open_for_recovery(dir, base, segment_config)?;
-            let recovery = if last {
+            let recovery = if last && !options.lenient_recovery {
                 segment.recover_active(max_epoch)?
             } else {
                 segment.recover()?

@@ -2,6 +2,7 @@
 //! flushed offsets are published through a condition variable, so long-poll
 //! readers and `durable` readers wait without busy-looping.
 
+use std::sync::atomic::{AtomicUsize, Ordering, fence};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
@@ -11,17 +12,32 @@ use parking_lot::{Condvar, Mutex};
 pub(super) struct Watch {
     generation: Mutex<u64>,
     changed: Condvar,
+    /// Threads inside `wait_until`; appends skip the lock when there is none.
+    waiters: AtomicUsize,
 }
 
 impl Watch {
-    /// Wakes every waiter.
+    /// Wakes every waiter. The caller has published its change (an atomic
+    /// store) before calling; the fence pairs with the waiter's increment,
+    /// so either the waiter sees the change or this sees the waiter.
     pub fn notify(&self) {
+        fence(Ordering::SeqCst);
+        if self.waiters.load(Ordering::Relaxed) == 0 {
+            return;
+        }
         *self.generation.lock() += 1;
         self.changed.notify_all();
     }
 
     /// Waits until `ready()` holds or `timeout` passes; returns `ready()`.
-    pub fn wait_until(&self, timeout: Duration, mut ready: impl FnMut() -> bool) -> bool {
+    pub fn wait_until(&self, timeout: Duration, ready: impl FnMut() -> bool) -> bool {
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let result = self.wait_registered(timeout, ready);
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        result
+    }
+
+    fn wait_registered(&self, timeout: Duration, mut ready: impl FnMut() -> bool) -> bool {
         let deadline = Instant::now() + timeout;
         let mut generation = self.generation.lock();
         loop {

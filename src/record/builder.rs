@@ -5,6 +5,7 @@
 use super::compression::{self, Compression};
 use super::layout as l;
 use super::model::{Header, Record, TimestampType};
+use super::records::HeaderRef;
 use super::varint::{put_varint, put_varlong, varint_len, varlong_len};
 use crate::error::BatchError;
 
@@ -40,6 +41,8 @@ pub struct BatchBuilder {
     max_timestamp: i64,
     count: i32,
     last_offset_delta: i32,
+    /// An explicit lastOffsetDelta (compaction keeps the original one).
+    kept_last_offset_delta: Option<i32>,
 }
 
 impl BatchBuilder {
@@ -66,6 +69,7 @@ impl BatchBuilder {
             max_timestamp: l::NO_TIMESTAMP,
             count: 0,
             last_offset_delta: -1,
+            kept_last_offset_delta: None,
         }
     }
 
@@ -126,6 +130,24 @@ impl BatchBuilder {
         self
     }
 
+    /// Sets lastOffsetDelta explicitly: the batch keeps the offsets up to
+    /// `base_offset + delta` even when its last records were removed, as
+    /// Kafka's cleaner writes a rewritten or emptied batch, so a producer's
+    /// last sequence (`baseSequence + lastOffsetDelta`) survives. Records
+    /// pushed must stay within it ([`BatchBuilder::build`] checks).
+    pub fn last_offset_delta(mut self, delta: i32) -> Self {
+        self.kept_last_offset_delta = Some(delta);
+        self
+    }
+
+    /// Raises maxTimestamp to at least `timestamp` (records pushed raise it
+    /// further). Compaction uses it to keep an emptied batch's original
+    /// maxTimestamp, as Kafka's empty batch header does.
+    pub fn max_timestamp(mut self, timestamp: i64) -> Self {
+        self.max_timestamp = self.max_timestamp.max(timestamp);
+        self
+    }
+
     /// Number of records pushed so far.
     pub fn len(&self) -> usize {
         self.count as usize
@@ -163,6 +185,25 @@ impl BatchBuilder {
         value: Option<&[u8]>,
         headers: &[Header],
     ) -> Result<(), BatchError> {
+        let headers = headers.iter().map(|h| HeaderRef {
+            key: h.key.as_bytes(),
+            value: h.value.as_deref(),
+        });
+        self.push_borrowed(offset_delta, timestamp, key, value, headers)
+    }
+
+    /// [`BatchBuilder::push_parts`] with borrowed headers, such as a decoded
+    /// record's ([`RecordRef::headers`](super::RecordRef::headers)): copies
+    /// a record from one batch into another without allocating. Header keys
+    /// are written as they are (not checked for UTF-8).
+    pub fn push_borrowed<'h>(
+        &mut self,
+        offset_delta: i32,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: impl Iterator<Item = HeaderRef<'h>> + Clone,
+    ) -> Result<(), BatchError> {
         if offset_delta <= self.last_offset_delta {
             return Err(BatchError::BadOffsets(format!(
                 "offset delta {offset_delta} after {}",
@@ -173,7 +214,8 @@ impl BatchBuilder {
             .base_timestamp
             .get_or_insert(self.delete_horizon.unwrap_or(timestamp));
         let ts_delta = timestamp.wrapping_sub(base_ts);
-        let body = record_body_size(ts_delta, offset_delta, key, value, headers)?;
+        let (body, header_count) =
+            record_body_size(ts_delta, offset_delta, key, value, headers.clone())?;
         let body_len = i32::try_from(body).map_err(|_| too_large())?;
         self.buf.reserve(body + varint_len(body_len));
         put_varint(&mut self.buf, body_len);
@@ -182,10 +224,10 @@ impl BatchBuilder {
         put_varint(&mut self.buf, offset_delta);
         put_nullable(&mut self.buf, key);
         put_nullable(&mut self.buf, value);
-        put_varint(&mut self.buf, headers.len() as i32);
+        put_varint(&mut self.buf, header_count);
         for h in headers {
-            put_nullable(&mut self.buf, Some(h.key.as_bytes()));
-            put_nullable(&mut self.buf, h.value.as_deref());
+            put_nullable(&mut self.buf, Some(h.key));
+            put_nullable(&mut self.buf, h.value);
         }
         self.max_timestamp = self.max_timestamp.max(timestamp);
         self.count += 1;
@@ -196,6 +238,16 @@ impl BatchBuilder {
     /// Finishes the batch: compresses the records if asked, fills the
     /// header and the CRC.
     pub fn build(self) -> Result<Vec<u8>, BatchError> {
+        let last_offset_delta = match self.kept_last_offset_delta {
+            Some(kept) if kept < self.last_offset_delta => {
+                return Err(BatchError::BadOffsets(format!(
+                    "lastOffsetDelta {kept} is below the record at delta {}",
+                    self.last_offset_delta
+                )));
+            }
+            Some(kept) => kept,
+            None => self.last_offset_delta.max(0),
+        };
         let mut out = match self.compression {
             // Kafka never compresses an empty records section.
             _ if self.count == 0 => self.buf,
@@ -229,7 +281,7 @@ impl BatchBuilder {
         h[l::MAGIC] = l::MAGIC_V2 as u8;
         h[l::ATTRIBUTES..l::LAST_OFFSET_DELTA].copy_from_slice(&attributes.to_be_bytes());
         h[l::LAST_OFFSET_DELTA..l::BASE_TIMESTAMP]
-            .copy_from_slice(&self.last_offset_delta.max(0).to_be_bytes());
+            .copy_from_slice(&last_offset_delta.to_be_bytes());
         h[l::BASE_TIMESTAMP..l::MAX_TIMESTAMP].copy_from_slice(&base_timestamp.to_be_bytes());
         h[l::MAX_TIMESTAMP..l::PRODUCER_ID].copy_from_slice(&max_timestamp.to_be_bytes());
         h[l::PRODUCER_ID..l::PRODUCER_EPOCH].copy_from_slice(&self.producer_id.to_be_bytes());
@@ -280,20 +332,23 @@ fn put_nullable(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
     }
 }
 
-fn record_body_size(
+/// The size of a record after its length varint, and its header count.
+fn record_body_size<'h>(
     ts_delta: i64,
     offset_delta: i32,
     key: Option<&[u8]>,
     value: Option<&[u8]>,
-    headers: &[Header],
-) -> Result<usize, BatchError> {
+    headers: impl Iterator<Item = HeaderRef<'h>>,
+) -> Result<(usize, i32), BatchError> {
     let mut size = 1 + varlong_len(ts_delta) + varint_len(offset_delta);
     size += nullable_len(key)? + nullable_len(value)?;
-    size += varint_len(i32::try_from(headers.len()).map_err(|_| too_large())?);
+    let mut count: i32 = 0;
     for h in headers {
-        size += nullable_len(Some(h.key.as_bytes()))? + nullable_len(h.value.as_deref())?;
+        count = count.checked_add(1).ok_or_else(too_large)?;
+        size += nullable_len(Some(h.key))? + nullable_len(h.value)?;
     }
-    Ok(size)
+    size += varint_len(count);
+    Ok((size, count))
 }
 
 #[cfg(test)]
@@ -414,6 +469,56 @@ mod tests {
             .map(|r| r.unwrap().offset())
             .collect();
         assert_eq!(offsets, [10, 15]);
+    }
+
+    #[test]
+    fn an_emptied_batch_keeps_its_offsets_and_producer_fields() {
+        // What Kafka's cleaner writes for a producer's last batch whose
+        // records were all removed: no records, codec none, baseTimestamp
+        // -1, the original maxTimestamp and lastOffsetDelta.
+        let bytes = BatchBuilder::new(40)
+            .producer(7, 2, 100)
+            .partition_leader_epoch(3)
+            .last_offset_delta(4)
+            .max_timestamp(9_000)
+            .build()
+            .unwrap();
+        let v = BatchView::parse(&bytes).unwrap();
+        v.validate(&DecodeLimits::default()).unwrap();
+        assert_eq!((v.record_count(), v.size()), (0, 61));
+        assert_eq!((v.base_offset(), v.last_offset()), (40, 44));
+        assert_eq!((v.base_timestamp(), v.max_timestamp()), (-1, 9_000));
+        assert_eq!(
+            (v.producer_id(), v.producer_epoch(), v.base_sequence()),
+            (7, 2, 100)
+        );
+        assert_eq!(v.partition_leader_epoch(), 3);
+        assert!(v.records(&DecodeLimits::default()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_kept_last_offset_delta_must_cover_the_records() {
+        let mut b = BatchBuilder::new(0).last_offset_delta(2);
+        b.push_parts(1, 5, Some(b"k"), Some(b"v"), &[]).unwrap();
+        let bytes = b.build().unwrap();
+        assert_eq!(BatchView::parse(&bytes).unwrap().last_offset_delta(), 2);
+        let mut b = BatchBuilder::new(0).last_offset_delta(2);
+        b.push_parts(3, 5, Some(b"k"), Some(b"v"), &[]).unwrap();
+        assert!(matches!(b.build(), Err(BatchError::BadOffsets(_))));
+    }
+
+    #[test]
+    fn push_borrowed_copies_a_decoded_record() {
+        let view = BatchView::parse(&GOLDEN).unwrap();
+        let set = view.records(&DecodeLimits::default()).unwrap();
+        let mut b = BatchBuilder::new(0).partition_leader_epoch(0);
+        for r in set.iter() {
+            let r = r.unwrap();
+            let delta = (r.offset() - view.base_offset()) as i32;
+            b.push_borrowed(delta, r.timestamp(), r.key(), r.value(), r.headers())
+                .unwrap();
+        }
+        assert_eq!(b.build().unwrap(), GOLDEN);
     }
 
     #[test]

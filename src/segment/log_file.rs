@@ -256,7 +256,11 @@ impl LogFile {
         if end <= self.file_len {
             return Ok(());
         }
-        let target = (end.max(self.file_len + self.window)).min(self.map_len as u64);
+        // Windows grow with the file (64 KiB, then as large as the file, up
+        // to `window`), so a store of many small partitions does not
+        // reserve megabytes for each.
+        let window = self.window.min(self.file_len.max(64 << 10));
+        let target = (end.max(self.file_len + window)).min(self.map_len as u64);
         let len = target - self.file_len;
         // Zeros written through the page cache reserve the space (a full
         // disk fails here with ENOSPC) and leave the pages resident, so the
@@ -390,20 +394,43 @@ impl LogFile {
 
     /// Cuts the reserved zero tail, syncs, and becomes read-only with a
     /// mapping of exactly the data.
+    #[cfg(test)]
     pub fn seal(&mut self) -> Result<()> {
-        if !self.writable {
-            return Ok(());
+        if let Some(job) = self.seal_deferred()? {
+            job.run()?;
         }
-        self.sync()?;
+        Ok(())
+    }
+
+    /// Cuts the reserved zero tail and becomes read-only, leaving the fsync
+    /// of what was appended to the returned job (run it before counting the
+    /// data as durable). The tail is cut first, so its zeros never reach the
+    /// disk.
+    pub fn seal_deferred(&mut self) -> Result<Option<SyncJob>> {
+        if !self.writable {
+            return Ok(None);
+        }
         if self.file_len != self.size {
-            let file = self.fd()?;
-            file.set_len(self.size)
-                .and_then(|()| file.sync_all())
+            self.fd()?
+                .set_len(self.size)
                 .map_err(|e| Error::io(&self.path, e))?;
             self.file_len = self.size;
         }
+        // The job also syncs the new length (fdatasync covers the size).
+        let job = SyncJob {
+            path: self.path.clone(),
+            file: self
+                .fd()?
+                .try_clone()
+                .map_err(|e| Error::io(&self.path, e))?,
+            map: self.map.clone(),
+            from: self.synced.min(self.size),
+            to: self.size,
+        };
+        self.synced = self.size;
         self.writable = false;
-        self.remap(self.size as usize)
+        self.remap(self.size as usize)?;
+        Ok(Some(job))
     }
 
     /// The open file; only a writable log file keeps one.

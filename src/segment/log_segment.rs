@@ -448,10 +448,21 @@ impl LogSegment {
     /// index entry, trims the `.log` and indexes to their contents, syncs,
     /// and becomes read-only.
     pub fn seal(&mut self) -> Result<()> {
-        if !self.is_writable() {
-            return Ok(());
+        if let Some(job) = self.seal_deferred()? {
+            job.run()?;
         }
-        self.log.seal()?;
-        self.indexes.seal()
+        Ok(())
+    }
+
+    /// [`LogSegment::seal`] without waiting for the `.log`'s fsync, which
+    /// the returned job does (a roll runs it at the next flush, outside the
+    /// append path). Index files are trimmed and synced now (small).
+    pub fn seal_deferred(&mut self) -> Result<Option<FlushJob>> {
+        if !self.is_writable() {
+            return Ok(None);
+        }
+        let job = self.log.seal_deferred()?;
+        self.indexes.seal()?;
+        Ok(job.map(FlushJob))
     }
 }

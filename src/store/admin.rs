@@ -60,6 +60,7 @@ impl Store {
             });
         }
         let _admin = self.inner.admin.lock();
+        self.check_open()?;
         if self.inner.topics.read().contains_key(name) {
             return Err(Error::TopicExists(name.to_string()));
         }
@@ -77,6 +78,7 @@ impl Store {
         let opened = (0..partitions)
             .map(|n| self.open_new_partition(name, n, &meta))
             .collect::<Result<Vec<_>>>()?;
+        sync_dir(self.dir())?; // the new partition directories
         let topic = new_topic(name, Some(meta.topic_id), config, opened, true);
         self.inner
             .topics
@@ -144,6 +146,7 @@ impl Store {
     /// taken before keep reading; writes go through new handles).
     pub fn alter_topic_config(&self, name: &str, changes: &[(&str, &str)]) -> Result<()> {
         let _admin = self.inner.admin.lock();
+        self.check_open()?;
         let topic = self.existing(name)?;
         let mut config = topic.config();
         for (key, value) in changes {
@@ -152,7 +155,7 @@ impl Store {
         let meta = TopicMeta {
             name: name.to_string(),
             partitions: topic.partition_count(),
-            topic_id: topic.id().unwrap_or_else(TopicId::random),
+            topic_id: assign_id(&topic),
             config: config.clone(),
         };
         write_topic_meta(self.dir(), &meta)?;
@@ -164,6 +167,7 @@ impl Store {
                 recovery_point: p.flushed_offset(),
                 log_start_offset: Some(p.log_start_offset()),
                 topic_id: Some(meta.topic_id),
+                lenient_recovery: true,
             };
             reopened.push(Partition::open(p.dir(), config.clone(), options)?.0);
         }
@@ -176,6 +180,7 @@ impl Store {
     /// Grows a topic to `total` partitions (Kafka never removes partitions).
     pub fn add_partitions(&self, name: &str, total: u32) -> Result<()> {
         let _admin = self.inner.admin.lock();
+        self.check_open()?;
         let topic = self.existing(name)?;
         let current = topic.partition_count();
         if total < current {
@@ -186,7 +191,7 @@ impl Store {
         let meta = TopicMeta {
             name: name.to_string(),
             partitions: total,
-            topic_id: topic.id().unwrap_or_else(TopicId::random),
+            topic_id: assign_id(&topic),
             config: topic.config(),
         };
         write_topic_meta(self.dir(), &meta)?;
@@ -194,6 +199,7 @@ impl Store {
             let p = self.open_new_partition(name, n, &meta)?;
             topic.inner.partitions.write().push(p);
         }
+        sync_dir(self.dir())?;
         *topic.inner.configured.write() = true;
         Ok(())
     }
@@ -208,6 +214,7 @@ impl Store {
             )));
         }
         let _admin = self.inner.admin.lock();
+        self.check_open()?;
         let topic = self.existing(name)?;
         self.inner.topics.write().remove(name);
         for p in topic.partitions() {
@@ -223,6 +230,15 @@ impl Store {
             }
         }
         sync_dir(self.dir())
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if *self.inner.closed.lock() {
+            return Err(Error::Closed {
+                path: self.dir().to_path_buf(),
+            });
+        }
+        Ok(())
     }
 
     fn existing(&self, name: &str) -> Result<Topic> {
@@ -248,4 +264,9 @@ fn remove_partition_dir(dir: &Path) -> Result<()> {
     let doomed = dir.with_file_name(format!("{}{suffix}", &name[..keep]));
     std::fs::rename(dir, &doomed).map_err(|e| Error::io(dir, e))?;
     std::fs::remove_dir_all(&doomed).map_err(|e| Error::io(&doomed, e))
+}
+
+/// The topic's id, assigned now (once) for a topic imported without one.
+fn assign_id(topic: &Topic) -> TopicId {
+    *topic.inner.id.write().get_or_insert_with(TopicId::random)
 }

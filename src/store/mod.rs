@@ -4,7 +4,7 @@
 //!
 //! Files at the root: Kafka's `.lock`, `recovery-point-offset-checkpoint`,
 //! `log-start-offset-checkpoint`, the clean shutdown marker
-//! `.kafka_cleanshutdown`; seglog's own `<topic>.seglog-topic` files and
+//! `.kafka_cleanshutdown`; seglog's own `<topic id>.seglog-topic` files and
 //! `seglog-producer-id-block` (regular files, which a broker ignores).
 
 mod admin;

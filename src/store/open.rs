@@ -30,11 +30,15 @@ struct Checkpoints {
 impl Checkpoints {
     fn options(&self, topic: &str, partition: u32, meta: Option<&TopicMeta>) -> OpenOptions {
         let key = (topic.to_string(), partition);
+        // Strict recovery only for logs seglog alone wrote and never
+        // compacts (see `OpenOptions::lenient_recovery`).
+        let lenient = meta.is_none_or(|m| m.config.cleanup_policy.compact);
         OpenOptions {
             recovery_point: self.recovery.get(&key).copied().unwrap_or(0),
             log_start_offset: self.log_start.get(&key).copied(),
             clean_shutdown: self.clean,
             topic_id: meta.map(|m| m.topic_id),
+            lenient_recovery: lenient,
         }
     }
 }
@@ -141,6 +145,8 @@ fn scan(dir: &Path, config: &StoreConfig) -> Result<Scan> {
             if name.ends_with("-delete") {
                 // A deletion that did not finish: finish it.
                 std::fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+            } else if name.starts_with("__cluster_metadata-") {
+                // A KRaft metadata log, not a topic: left alone.
             } else if let Some((topic, partition)) = parse_partition_dir(name) {
                 found.entry(topic.to_string()).or_default().push(partition);
             }
@@ -169,7 +175,7 @@ pub(super) fn new_topic(
     Topic {
         inner: Arc::new(TopicInner {
             name: name.to_string(),
-            id,
+            id: RwLock::new(id),
             config: RwLock::new(config),
             partitions: RwLock::new(partitions),
             configured: RwLock::new(configured),

@@ -1,0 +1,3 @@
+//! Retention and compaction.
+
+pub mod retention;
