@@ -1,5 +1,6 @@
 //! [`StoreConfig`]: store-wide settings.
 
+use crate::cleaner::CleanerConfig;
 use crate::clock::{SharedClock, system_clock};
 
 use super::topic::TopicConfig;
@@ -20,6 +21,23 @@ pub struct StoreConfig {
     pub default_topic: TopicConfig,
     /// The clock (system clock by default); also given to every topic.
     pub clock: SharedClock,
+    /// `log.initial.task.delay.ms`: the maintenance thread's first pass
+    /// waits this long after open (default 30000, Kafka's).
+    pub log_initial_task_delay_ms: u64,
+    /// `log.retention.check.interval.ms`: how often the maintenance thread
+    /// applies retention (default 300000).
+    pub log_retention_check_interval_ms: u64,
+    /// `log.cleaner.enable`: whether the maintenance thread compacts
+    /// (default true).
+    pub log_cleaner_enable: bool,
+    /// `log.cleaner.backoff.ms`: the cleaner's pause when nothing needs
+    /// cleaning (default 15000).
+    pub log_cleaner_backoff_ms: u64,
+    /// The cleaner's memory and I/O settings (`log.cleaner.*`).
+    pub cleaner: CleanerConfig,
+    /// seglog's own: start the maintenance thread at open (default true;
+    /// `Store::run_retention` / `run_cleaner` work either way).
+    pub maintenance_thread: bool,
 }
 
 impl Default for StoreConfig {
@@ -30,6 +48,12 @@ impl Default for StoreConfig {
             delete_topic_enable: true,
             default_topic: TopicConfig::default(),
             clock: system_clock(),
+            log_initial_task_delay_ms: 30_000,
+            log_retention_check_interval_ms: 300_000,
+            log_cleaner_enable: true,
+            log_cleaner_backoff_ms: 15_000,
+            cleaner: CleanerConfig::default(),
+            maintenance_thread: true,
         }
     }
 }
@@ -44,6 +68,12 @@ impl StoreConfig {
     /// Sets `delete.topic.enable`.
     pub fn delete_topic_enable(mut self, yes: bool) -> Self {
         self.delete_topic_enable = yes;
+        self
+    }
+
+    /// Starts (or not) the maintenance thread at open.
+    pub fn maintenance_thread(mut self, yes: bool) -> Self {
+        self.maintenance_thread = yes;
         self
     }
 

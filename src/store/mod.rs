@@ -9,6 +9,7 @@
 
 mod admin;
 mod lock;
+mod maintenance;
 mod open;
 mod topic_meta;
 mod topic_name;
@@ -21,6 +22,7 @@ use parking_lot::{Mutex, RwLock};
 
 pub use admin::{PartitionDescription, TopicDescription};
 pub use lock::LOCK_FILE;
+pub use maintenance::{PartitionCleaning, PartitionRetention};
 pub use topic_meta::TOPIC_FILE_SUFFIX;
 pub use topic_name::{MAX_TOPIC_NAME_LEN, validate_topic_name};
 
@@ -66,6 +68,13 @@ pub(crate) struct StoreInner {
     /// Serialises topic administration (create, delete, alter, add).
     pub admin: Mutex<()>,
     pub closed: Mutex<bool>,
+    /// Where each compacted partition's dirty part starts.
+    pub cleaner_checkpoints: Mutex<BTreeMap<(String, u32), i64>>,
+    /// `.deleted` files waiting for `file.delete.delay.ms`.
+    pub deletions: crate::cleaner::retention::DeletionQueue,
+    /// One cleaning at a time.
+    pub cleaning: Mutex<()>,
+    pub maintenance: maintenance::Maintenance,
     _lock: StoreLock,
 }
 
@@ -96,9 +105,12 @@ impl Store {
     /// clean shutdown marker, so the next open skips recovery. Reads through
     /// existing handles keep working; writes are refused. Idempotent.
     pub fn close(&self) -> Result<()> {
+        self.inner.maintenance.stop();
         let mut closed = self.inner.closed.lock();
         if !*closed {
             close_all(self.dir(), &self.inner.topics.read())?;
+            self.write_cleaner_checkpoint()?;
+            self.inner.deletions.delete_all_files()?;
             *closed = true;
         }
         Ok(())
@@ -107,6 +119,7 @@ impl Store {
 
 impl Drop for StoreInner {
     fn drop(&mut self) {
+        self.maintenance.stop();
         // Best effort: `Store::close` is the way to learn about failures.
         if !*self.closed.get_mut() {
             let _ = close_all(&self.dir, self.topics.get_mut());

@@ -64,7 +64,8 @@ impl Store {
             .filter_map(|p| p.max_producer_id())
             .max();
         let producer_ids = ProducerIdAllocator::open(dir.join(PRODUCER_ID_FILE), max_seen)?;
-        Ok(Store {
+        let maintenance_thread = config.maintenance_thread;
+        let store = Store {
             inner: Arc::new(StoreInner {
                 dir: dir.to_path_buf(),
                 config,
@@ -72,9 +73,17 @@ impl Store {
                 producer_ids,
                 admin: Mutex::new(()),
                 closed: Mutex::new(false),
+                cleaner_checkpoints: Mutex::new(super::maintenance::read_cleaner_checkpoints(dir)?),
+                deletions: Default::default(),
+                cleaning: Mutex::new(()),
+                maintenance: Default::default(),
                 _lock: lock,
             }),
-        })
+        };
+        if maintenance_thread {
+            store.start_maintenance()?;
+        }
+        Ok(store)
     }
 }
 
