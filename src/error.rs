@@ -345,6 +345,61 @@ pub enum Error {
         /// The partition.
         partition: u32,
     },
+
+    /// A group member's request carries a generation other than the
+    /// group's current one (Kafka's `ILLEGAL_GENERATION`): the member was
+    /// fenced by a rebalance. Nothing was written.
+    #[error(
+        "group {group:?}: generation {generation} is not the current generation {current}; the member was fenced by a rebalance"
+    )]
+    IllegalGeneration {
+        /// The group.
+        group: String,
+        /// The generation the request carried.
+        generation: i32,
+        /// The group's current generation.
+        current: i32,
+    },
+
+    /// The group does not know the member (Kafka's `UNKNOWN_MEMBER_ID`): it
+    /// left, or was evicted after its session or poll interval ran out.
+    /// Nothing was written.
+    #[error("group {group:?} has no member {member:?} (it left or was evicted)")]
+    UnknownMember {
+        /// The group.
+        group: String,
+        /// The member id the request carried.
+        member: String,
+    },
+
+    /// The group completed a rebalance that the member has not picked up
+    /// yet (Kafka's `REBALANCE_IN_PROGRESS`): poll to finish it, then
+    /// retry. Nothing was written.
+    #[error("group {group:?} is rebalancing; poll to complete the rebalance, then retry")]
+    RebalanceInProgress {
+        /// The group.
+        group: String,
+    },
+
+    /// The operation needs a group without members (Kafka's
+    /// `NON_EMPTY_GROUP`), as deleting a group or resetting its offsets.
+    #[error("group {group:?} has {members} active member(s); stop its consumers first")]
+    GroupNotEmpty {
+        /// The group.
+        group: String,
+        /// How many members it has.
+        members: usize,
+    },
+
+    /// A joining member shares no partition assignor with the group's
+    /// members (Kafka's `INCONSISTENT_GROUP_PROTOCOL`).
+    #[error("group {group:?} uses none of the assignors [{protocols}] of the joining member")]
+    InconsistentGroupProtocol {
+        /// The group.
+        group: String,
+        /// The joining member's assignors, comma-separated.
+        protocols: String,
+    },
 }
 
 impl Error {

@@ -96,8 +96,11 @@ impl Partition {
         // The old segments must be consecutive in the log, and the first new
         // one must take the first old base offset: recovery relies on it to
         // know which live segments a `.swap` replaces.
+        // One new segment per swap: recovery rolls a `.swap` forward by
+        // deleting the live segments inside its range, which is exact for
+        // one segment starting at the first old base.
         let consecutive = map.range(lo..=hi).count() == old.len();
-        if !consecutive || (!new.is_empty() && !new.contains(&lo)) {
+        if !consecutive || new.len() > 1 || (!new.is_empty() && !new.contains(&lo)) {
             return Err(Error::OffsetNotInSegment {
                 offset: lo,
                 base_offset: lo,

@@ -217,6 +217,15 @@ impl Store {
         self.check_open()?;
         let topic = self.existing(name)?;
         self.inner.topics.write().remove(name);
+        // A topic created again under this name starts clean.
+        self.inner
+            .cleaner_checkpoints
+            .lock()
+            .retain(|(topic, _), _| topic != name);
+        self.inner
+            .uncleanable
+            .lock()
+            .retain(|(topic, _)| topic != name);
         for p in topic.partitions() {
             let _ = p.close();
             remove_partition_dir(p.dir())?;

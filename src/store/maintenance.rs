@@ -71,10 +71,20 @@ impl Store {
     /// start offset) to every partition of every configured topic, writes
     /// the log start checkpoint, and removes `.deleted` files that are due.
     pub fn run_retention(&self) -> Result<Vec<PartitionRetention>> {
+        let _one_at_a_time = self.inner.cleaning.lock();
         let now = self.inner.config.clock.now_ms();
         let mut done = Vec::new();
+        let mut first_error = None;
         for (topic, partition) in self.maintained_partitions() {
-            let stats = apply_retention(&partition, now)?;
+            // One failing partition does not stop the pass for the others.
+            let stats = match apply_retention(&partition, now) {
+                Ok(stats) => stats,
+                Err(e) => {
+                    tracing::warn!(%topic, partition = partition.partition(), error = %e, "retention failed");
+                    first_error.get_or_insert(e);
+                    continue;
+                }
+            };
             if let Some(pending) = stats.pending.clone() {
                 self.inner.deletions.push(pending);
             }
@@ -86,11 +96,14 @@ impl Store {
                 });
             }
         }
-        if !done.is_empty() {
-            self.checkpoint()?;
-        }
+        // The checkpoints also move with flushes: write them every pass, as
+        // Kafka's periodic offset checkpointing does.
+        self.checkpoint()?;
         self.inner.deletions.delete_expired_files(now)?;
-        Ok(done)
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(done),
+        }
     }
 
     /// Cleans the dirtiest compacted partition whose dirty ratio reached
@@ -101,8 +114,14 @@ impl Store {
         let _one_at_a_time = self.inner.cleaning.lock();
         let now = self.inner.config.clock.now_ms();
         let mut best: Option<(String, Partition, Cleanable)> = None;
+        let uncleanable = self.inner.uncleanable.lock().clone();
         for (topic, partition) in self.compacted_partitions() {
-            let state = cleanable(&partition, self.first_dirty(&topic, &partition), now)?;
+            if uncleanable.contains(&(topic.clone(), partition.partition())) {
+                continue;
+            }
+            let Ok(state) = cleanable(&partition, self.first_dirty(&topic, &partition), now) else {
+                continue;
+            };
             let better = best.as_ref().is_none_or(|(_, _, b)| state.ratio > b.ratio);
             if state.must_clean && better {
                 best = Some((topic, partition, state));
@@ -111,8 +130,14 @@ impl Store {
         let Some((topic, partition, state)) = best else {
             return Ok(None);
         };
-        self.clean_one(topic, &partition, state.first_dirty, now)
-            .map(Some)
+        let key = (topic.clone(), partition.partition());
+        let result = self.clean_one(topic, &partition, state.first_dirty, now);
+        if result.is_err() {
+            // As Kafka marks a log uncleanable after an error, so that one
+            // bad partition does not starve the others (until reopen).
+            self.inner.uncleanable.lock().insert(key);
+        }
+        result.map(Some)
     }
 
     /// Cleans the given partitions of `topic` (all when `partition` is

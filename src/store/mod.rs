@@ -72,8 +72,10 @@ pub(crate) struct StoreInner {
     pub cleaner_checkpoints: Mutex<BTreeMap<(String, u32), i64>>,
     /// `.deleted` files waiting for `file.delete.delay.ms`.
     pub deletions: crate::cleaner::retention::DeletionQueue,
-    /// One cleaning at a time.
+    /// One cleaning (or retention pass) at a time.
     pub cleaning: Mutex<()>,
+    /// Partitions whose cleaning failed; skipped by the background cleaner.
+    pub uncleanable: Mutex<std::collections::BTreeSet<(String, u32)>>,
     pub maintenance: maintenance::Maintenance,
     _lock: StoreLock,
 }

@@ -76,6 +76,7 @@ impl Store {
                 cleaner_checkpoints: Mutex::new(super::maintenance::read_cleaner_checkpoints(dir)?),
                 deletions: Default::default(),
                 cleaning: Mutex::new(()),
+                uncleanable: Mutex::new(Default::default()),
                 maintenance: Default::default(),
                 _lock: lock,
             }),

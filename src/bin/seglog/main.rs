@@ -18,12 +18,19 @@
 //! * `seglog topics create|list|describe|alter|delete`: topic administration.
 //! * `seglog produce TOPIC`: appends one record per stdin line.
 //! * `seglog consume TOPIC`: prints records (kcat `-f` formats, or JSON).
+//! * `seglog retention run`: applies delete retention to every configured
+//!   topic now.
+//! * `seglog compact TOPIC`: cleans a compacted topic's partitions now.
+//!
+//! The store is opened without its maintenance thread: these commands run
+//! retention and cleaning passes only when asked to.
 //!
 //! Exit codes are shared by every subcommand: 0 all well, 1 damaged data
 //! found (or, for `produce`, lines refused as too large), 2 usage, store or
 //! I/O error (see [`Status`]).
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+mod compact;
 mod consume;
 mod dump;
 mod format;
@@ -31,6 +38,7 @@ mod log_reader;
 mod paths;
 mod produce;
 mod render;
+mod retention;
 mod topics;
 mod verify;
 
@@ -45,11 +53,11 @@ use seglog::config::StoreConfig;
 
 /// Exit-code policy text shared by every subcommand's `--help`.
 const EXIT_CODES: &str = "\
-The store commands (topics, produce, consume) work on the store directory \
-given by --dir, else by the SEGLOG_DIR environment variable, else \
-./seglog-data. They take the store's lock while they run: a second command \
-on the same store (or a Kafka broker on it) fails with exit status 2. dump \
-and verify take paths instead and ignore --dir.
+The store commands (topics, produce, consume, retention, compact) work on \
+the store directory given by --dir, else by the SEGLOG_DIR environment \
+variable, else ./seglog-data. They take the store's lock while they run: a \
+second command on the same store (or a Kafka broker on it) fails with exit \
+status 2. dump and verify take paths instead and ignore --dir.
 
 Exit status: 0 when everything read is sound, 1 when damaged data was found \
 (or, for produce, when lines were refused as too large), 2 for usage, store \
@@ -60,12 +68,14 @@ const DEFAULT_DIR: &str = "./seglog-data";
 
 /// Inspect Apache Kafka log directories (dump, verify: read-only), and
 /// create topics, produce and consume records in a seglog store (topics,
-/// produce, consume).
+/// produce, consume), and run its retention and compaction (retention,
+/// compact).
 #[derive(Debug, Parser)]
 #[command(name = "seglog", version, after_help = EXIT_CODES)]
 struct Cli {
-    /// The store directory of topics/produce/consume [default: $SEGLOG_DIR,
-    /// else ./seglog-data]; accepted before or after the subcommand.
+    /// The store directory of topics/produce/consume/retention/compact
+    /// [default: $SEGLOG_DIR, else ./seglog-data]; accepted before or after
+    /// the subcommand.
     #[arg(long, global = true, value_name = "DIR")]
     dir: Option<PathBuf>,
 
@@ -103,6 +113,12 @@ enum Command {
     Produce(produce::ProduceArgs),
     /// Print the records of a topic of the store (kcat -C style).
     Consume(consume::ConsumeArgs),
+    /// Apply delete retention (retention.ms, retention.bytes) to the store's
+    /// topics now.
+    Retention(retention::RetentionArgs),
+    /// Clean (compact) a compacted topic's partitions now, whatever their
+    /// dirty ratio.
+    Compact(compact::CompactArgs),
 }
 
 /// How a run went; the worst outcome decides the exit code.
@@ -161,7 +177,9 @@ pub fn with_store(dir: &Path, open: Open, command: impl FnOnce(&Store) -> Status
         );
         return report(Status::Failed, message);
     }
-    let store = match Store::open(dir, StoreConfig::default()) {
+    // No maintenance thread: a command runs the passes it was asked for.
+    let config = StoreConfig::default().maintenance_thread(false);
+    let store = match Store::open(dir, config) {
         Ok(store) => store,
         Err(e) => return report(Status::Failed, store_error(&e)),
     };
@@ -191,6 +209,8 @@ fn main() -> ExitCode {
         Command::Topics(args) => topics::run(&dir, args),
         Command::Produce(args) => produce::run(&dir, args),
         Command::Consume(args) => consume::run(&dir, args),
+        Command::Retention(args) => retention::run(&dir, args),
+        Command::Compact(args) => compact::run(&dir, args),
     };
     status.exit_code()
 }

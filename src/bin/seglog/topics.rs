@@ -3,7 +3,8 @@
 //!
 //! `create`, `alter` and `delete` print nothing on success; `list` prints
 //! one name per line; `describe` prints a table, or one JSON object with
-//! `--json`.
+//! `--json`, with each partition's dirty ratio and cleaner checkpoint when
+//! the topic is compacted.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -33,7 +34,8 @@ enum TopicsCommand {
     /// Print the topic names, one per line, sorted.
     List,
     /// Print a topic's partitions (log start and end offsets, bytes,
-    /// segments) and its configuration.
+    /// segments; dirty ratio and cleaner checkpoint when compacted) and its
+    /// configuration.
     Describe(DescribeArgs),
     /// Change configuration keys and/or add partitions.
     Alter(AlterArgs),
@@ -66,7 +68,8 @@ struct DescribeArgs {
     /// Print one JSON object instead of the table: {"config":{KEY:VALUE,...},
     /// "configured":BOOL,"id":STRING|null,"name":STRING,"partitions":[
     /// {"log_end_offset":N,"log_start_offset":N,"partition":N,"segments":N,
-    /// "size_bytes":N},...]} (keys sorted).
+    /// "size_bytes":N},...]} (keys sorted); a compacted topic's partitions
+    /// also have "cleaner_checkpoint":N|null and "dirty_ratio":F.
     #[arg(long)]
     json: bool,
 }
@@ -154,11 +157,39 @@ fn list(store: &Store) -> Status {
 }
 
 fn describe(store: &Store, args: &DescribeArgs) -> Status {
-    match store.describe_topic(&args.name) {
-        Ok(d) if args.json => print(&format!("{}\n", description_json(&d))),
-        Ok(d) => print(&description_table(&d)),
+    let described = store
+        .describe_topic(&args.name)
+        .and_then(|d| Ok((cleaner_states(store, &d)?, d)));
+    match described {
+        Ok((cleaner, d)) if args.json => print(&format!("{}\n", description_json(&d, &cleaner))),
+        Ok((cleaner, d)) => print(&description_table(&d, &cleaner)),
         Err(e) => report(Status::Failed, store_error(&e)),
     }
+}
+
+/// Where the cleaner stands on one partition of a compacted topic.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct CleanerState {
+    /// The dirty ratio: dirty bytes over cleanable bytes.
+    dirty_ratio: f64,
+    /// The cleaner checkpoint, `None` when never cleaned.
+    checkpoint: Option<i64>,
+}
+
+/// One state per partition for a compacted topic; none otherwise.
+fn cleaner_states(store: &Store, d: &TopicDescription) -> seglog::Result<Vec<CleanerState>> {
+    if !store.topic(&d.name)?.config().cleanup_policy.compact {
+        return Ok(Vec::new());
+    }
+    d.partitions
+        .iter()
+        .map(|p| {
+            Ok(CleanerState {
+                dirty_ratio: store.cleanable(&d.name, p.partition)?.ratio,
+                checkpoint: store.cleaner_checkpoint(&d.name, p.partition),
+            })
+        })
+        .collect()
 }
 
 fn alter(store: &Store, args: &AlterArgs) -> Status {
@@ -201,9 +232,9 @@ fn print(text: &str) -> Status {
     }
 }
 
-/// The human-readable description: a header, a partition table, the
-/// configuration.
-fn description_table(d: &TopicDescription) -> String {
+/// The human-readable description: a header, a partition table (with the
+/// `cleaner` columns when there are states), the configuration.
+fn description_table(d: &TopicDescription, cleaner: &[CleanerState]) -> String {
     let id = d.id.map_or_else(|| "none".to_string(), |id| id.to_string());
     let configured = if d.configured {
         "yes"
@@ -215,7 +246,7 @@ fn description_table(d: &TopicDescription) -> String {
         d.name,
         d.partitions.len()
     );
-    text.push_str(&partition_table(&d.partitions));
+    text.push_str(&partition_table(&d.partitions, cleaner));
     text.push_str("\nConfigs:\n");
     for (key, value) in &d.config {
         let _ = writeln!(text, "  {key}={value}");
@@ -223,20 +254,23 @@ fn description_table(d: &TopicDescription) -> String {
     text
 }
 
-/// One row per partition, columns aligned.
-fn partition_table(partitions: &[PartitionDescription]) -> String {
-    let header = [
+/// One row per partition, columns aligned; `DIRTY-RATIO` and
+/// `CLEANER-CHECKPOINT` columns follow when `cleaner` has the partitions'
+/// states.
+fn partition_table(partitions: &[PartitionDescription], cleaner: &[CleanerState]) -> String {
+    let mut header: Vec<String> = [
         "PARTITION",
         "LOG-START-OFFSET",
         "LOG-END-OFFSET",
         "SIZE-BYTES",
         "SEGMENTS",
     ]
-    .map(String::from);
-    let rows: Vec<[String; 5]> = partitions
+    .map(String::from)
+    .to_vec();
+    let mut rows: Vec<Vec<String>> = partitions
         .iter()
         .map(|p| {
-            [
+            vec![
                 p.partition.to_string(),
                 p.log_start_offset.to_string(),
                 p.log_end_offset.to_string(),
@@ -245,17 +279,33 @@ fn partition_table(partitions: &[PartitionDescription]) -> String {
             ]
         })
         .collect();
-    let mut widths = header.clone().map(|h| h.len());
-    for row in &rows {
+    if !cleaner.is_empty() {
+        header.extend(["DIRTY-RATIO", "CLEANER-CHECKPOINT"].map(String::from));
+        for (row, state) in rows.iter_mut().zip(cleaner) {
+            row.push(format!("{:.3}", state.dirty_ratio));
+            row.push(
+                state
+                    .checkpoint
+                    .map_or_else(|| "-".into(), |c| c.to_string()),
+            );
+        }
+    }
+    aligned(&header, &rows)
+}
+
+/// The header and rows, each cell right-aligned to its column's width.
+fn aligned(header: &[String], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(String::len).collect();
+    for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.len());
         }
     }
     let mut text = String::new();
-    for row in std::iter::once(&header).chain(&rows) {
+    for row in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
         let cells: Vec<String> = row
             .iter()
-            .zip(widths)
+            .zip(widths.iter().copied())
             .map(|(cell, width)| format!("{cell:>width$}"))
             .collect();
         text.push_str(&cells.join("  "));
@@ -264,9 +314,10 @@ fn partition_table(partitions: &[PartitionDescription]) -> String {
     text
 }
 
-/// The `--json` description (serde_json objects: keys sorted).
-fn description_json(d: &TopicDescription) -> Value {
-    let partitions: Vec<Value> = d
+/// The `--json` description (serde_json objects: keys sorted), with the
+/// `cleaner` fields when there are states.
+fn description_json(d: &TopicDescription, cleaner: &[CleanerState]) -> Value {
+    let mut partitions: Vec<Value> = d
         .partitions
         .iter()
         .map(|p| {
@@ -279,6 +330,12 @@ fn description_json(d: &TopicDescription) -> Value {
             })
         })
         .collect();
+    for (partition, state) in partitions.iter_mut().zip(cleaner) {
+        if let Some(fields) = partition.as_object_mut() {
+            fields.insert("dirty_ratio".into(), json!(state.dirty_ratio));
+            fields.insert("cleaner_checkpoint".into(), json!(state.checkpoint));
+        }
+    }
     let config: Map<String, Value> = d
         .config
         .iter()
@@ -317,10 +374,41 @@ mod tests {
             size_bytes: 123_456,
             segments: 1,
         };
-        let table = partition_table(&[p(0, 5), p(1, 1_000_000_000_000)]);
+        let table = partition_table(&[p(0, 5), p(1, 1_000_000_000_000)], &[]);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 3);
         assert!(lines.iter().all(|l| l.len() == lines[0].len()), "{table}");
         assert!(lines[2].contains("1000000000000"));
+        assert!(!table.contains("DIRTY-RATIO"), "{table}");
+    }
+
+    #[test]
+    fn compacted_tables_have_cleaner_columns() {
+        let p = |partition| PartitionDescription {
+            partition,
+            log_start_offset: 0,
+            log_end_offset: 10,
+            size_bytes: 1,
+            segments: 1,
+        };
+        let cleaner = [
+            CleanerState {
+                dirty_ratio: 0.5,
+                checkpoint: Some(7),
+            },
+            CleanerState {
+                dirty_ratio: 0.0,
+                checkpoint: None,
+            },
+        ];
+        let table = partition_table(&[p(0), p(1)], &cleaner);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(
+            lines[0].ends_with("DIRTY-RATIO  CLEANER-CHECKPOINT"),
+            "{table}"
+        );
+        assert!(lines[1].ends_with("0.500                   7"), "{table}");
+        assert!(lines[2].ends_with("0.000                   -"), "{table}");
+        assert!(lines.iter().all(|l| l.len() == lines[0].len()), "{table}");
     }
 }
