@@ -12,6 +12,7 @@
 //! from a broker replays in seglog, and one written by seglog loads in a
 //! broker.
 
+pub mod group;
 pub mod group_partition;
 mod offset_store;
 pub mod schema;
