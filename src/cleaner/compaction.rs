@@ -2,7 +2,7 @@
 //! Kafka's log cleaner (`Cleaner.doClean`).
 //!
 //! 1. Measure the dirty range `[first dirty, first uncleanable)`
-//!    ([`cleanable`](super::dirty::cleanable)).
+//!    ([`cleanable`]).
 //! 2. Map every key of the dirty range to its latest offset, within the
 //!    map's memory budget; if the map fills first, the round ends at the
 //!    first record that did not fit and the rest waits for a later round.
@@ -22,9 +22,10 @@
 //! `cleaner-offset-checkpoint`; segment retention and truncation must not
 //! run on the partition during a cleaning (the swap fails if they did).
 
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use super::batch_filter::{BatchFilter, FilterCounts, Filtered};
+use super::batch_filter::{BatchFilter, FilterCounts, Filtered, Scratch};
 use super::batches::for_each_batch;
 use super::cleaner_config::CleanerConfig;
 use super::dedupe::{MappedRange, build_offset_map};
@@ -122,6 +123,32 @@ impl CleanStats {
 /// `first_dirty` offset, at clock time `now_ms` (which decides
 /// `min.compaction.lag.ms` and tombstone horizons). Cleans whenever there
 /// is dirty data; whether it is due is [`cleanable`]'s `must_clean`.
+///
+/// ```
+/// use seglog::cleaner::{CleanerConfig, clean_partition, cleanable};
+/// use seglog::config::{CleanupPolicy, TopicConfig};
+/// use seglog::partition::{OpenOptions, Partition, RecordsOptions};
+/// use seglog::record::Record;
+///
+/// let dir = tempfile::tempdir()?;
+/// let config = TopicConfig { cleanup_policy: CleanupPolicy::COMPACT, ..TopicConfig::default() };
+/// let (p, _) = Partition::open(&dir.path().join("profiles-0"), config, OpenOptions::default())?;
+/// let now = p.config().clock.now_ms();
+/// for v in 0..10 {
+///     p.append_records(&[Record::keyed(now, "user-1", format!("v{v}"))], RecordsOptions::default())?;
+/// }
+/// p.roll_now()?; // the active segment is never cleaned
+/// let checkpoint = 0; // from cleaner-offset-checkpoint
+/// assert!(cleanable(&p, checkpoint, now)?.must_clean);
+/// let stats = clean_partition(&p, checkpoint, now, &CleanerConfig::default())?;
+/// assert_eq!((stats.records_before, stats.records_after), (10, 1));
+/// assert_eq!(stats.first_dirty_after, 10); // the new checkpoint
+/// let batch = p.read(0, 1 << 20)?.iter().next().unwrap();
+/// assert_eq!(batch.base_offset(), 9); // offsets never change
+/// # use seglog::record::BatchHeader;
+/// # use seglog::clock::Clock;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// # Errors
 /// [`Error::NotAllowed`] when the topic's `cleanup.policy` lacks `compact`;
@@ -233,27 +260,8 @@ fn clean_group(
     let (Some(first), Some(last)) = (group.first(), group.last()) else {
         return Ok(());
     };
-    let mut output = CleanedOutput::new(partition, first.base_offset)?;
     let to = last.next_offset.max(last.base_offset);
-    let mut keep = Vec::new();
-    let copied = for_each_batch(
-        partition,
-        first.base_offset,
-        to,
-        config.io_buffer_size,
-        |batch| {
-            match filter.filter(&batch, &mut keep, counts)? {
-                Filtered::Keep => output.append(&batch.view())?,
-                Filtered::Rewrite(bytes) => output.append(&BatchView::parse(&bytes)?)?,
-                Filtered::Drop => {}
-            }
-            Ok(std::ops::ControlFlow::Continue(()))
-        },
-    );
-    if let Err(e) = copied {
-        output.abandon();
-        return Err(e);
-    }
+    let output = copy_group(partition, first.base_offset, to, filter, config, counts)?;
     let (mut new_bases, bytes_after) = output.finish()?;
     if bytes_after == 0 {
         // Nothing survived: the old segments just go, rather than leave an
@@ -275,4 +283,33 @@ fn clean_group(
     stats.bytes_before += group.iter().map(|s| s.size).sum::<u64>();
     stats.bytes_after += bytes_after;
     Ok(())
+}
+
+/// Writes the surviving batches of `[from, to)` into `.cleaned` segments
+/// (removed again on error).
+fn copy_group<'a>(
+    partition: &'a Partition,
+    from: i64,
+    to: i64,
+    filter: &BatchFilter<'_>,
+    config: &CleanerConfig,
+    counts: &mut FilterCounts,
+) -> Result<CleanedOutput<'a>> {
+    let mut output = CleanedOutput::new(partition, from)?;
+    let mut scratch = Scratch::default();
+    let copied = for_each_batch(partition, from, to, config.io_buffer_size, |batch| {
+        match filter.filter(&batch, &mut scratch, counts)? {
+            Filtered::Keep => output.append(&batch.view())?,
+            Filtered::Rewritten => output.append(&BatchView::parse(&scratch.out)?)?,
+            Filtered::Drop => {}
+        }
+        Ok(ControlFlow::Continue(()))
+    });
+    match copied {
+        Ok(()) => Ok(output),
+        Err(e) => {
+            output.abandon();
+            Err(e)
+        }
+    }
 }

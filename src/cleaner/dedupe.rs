@@ -9,7 +9,7 @@
 use std::ops::ControlFlow;
 
 use super::batches::{decode_error, for_each_batch};
-use super::key_hash::hash_key;
+use super::key_hash::{KeyHash, hash_key};
 use super::offset_map::OffsetMap;
 use crate::error::Result;
 use crate::partition::Partition;
@@ -43,12 +43,13 @@ pub(crate) fn build_offset_map(
         bytes: 0,
         records: 0,
     };
+    let mut keys = Vec::new();
     for_each_batch(partition, from, to, chunk, |batch| {
         range.bytes += batch.size() as u64;
         if batch.is_control() || batch.is_transactional() {
             return Ok(ControlFlow::Continue(()));
         }
-        match map_batch(partition, map, &batch, from)? {
+        match map_batch(partition, map, &batch, from, &mut keys)? {
             Some(stop) => {
                 range.end = stop;
                 range.full = true;
@@ -64,22 +65,28 @@ pub(crate) fn build_offset_map(
 }
 
 /// Maps the keyed records of one batch at or after `from`; returns the
-/// offset of the first record that did not fit.
+/// offset of the first record that did not fit. The keys are digested
+/// first and put in one tight loop, so the CPU overlaps the map's cache
+/// misses; `keys` is scratch space reused between batches.
 fn map_batch(
     partition: &Partition,
     map: &mut OffsetMap,
     batch: &RecordBatch,
     from: i64,
+    keys: &mut Vec<(KeyHash, i64)>,
 ) -> Result<Option<i64>> {
+    keys.clear();
     let records = batch
         .records(&partition.config().decode)
         .map_err(|e| decode_error(partition, batch, e))?;
     for record in records.iter() {
         let record = record.map_err(|e| decode_error(partition, batch, e))?;
-        let Some(key) = record.key() else { continue };
-        if record.offset() >= from && !map.put_hash(hash_key(key), record.offset()) {
-            return Ok(Some(record.offset()));
+        if let Some(key) = record.key().filter(|_| record.offset() >= from) {
+            keys.push((hash_key(key), record.offset()));
         }
     }
-    Ok(None)
+    Ok(keys
+        .iter()
+        .find(|&&(hash, offset)| !map.put_hash(hash, offset))
+        .map(|&(_, offset)| offset))
 }

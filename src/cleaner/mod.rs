@@ -14,6 +14,7 @@ mod key_hash;
 pub mod offset_map;
 mod output;
 mod producers;
+mod splice;
 
 pub use cleaner_config::{CLEANER_KEYS, CleanerConfig};
 pub use compaction::{CleanStats, clean_partition};

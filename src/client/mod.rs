@@ -1,7 +1,8 @@
 //! Client helpers over a [`Store`](crate::Store), shaped like Kafka's Java
 //! clients: a [`Producer`] that batches records per partition and appends
 //! them from a background thread, and a [`Consumer`] that polls assigned
-//! partitions (no consumer groups here).
+//! partitions (consumer groups, with `subscribe`, rebalances and committed
+//! offsets, are in [`crate::offsets::group`]).
 //!
 //! Configuration uses Kafka's key names and defaults ([`ProducerConfig`],
 //! [`ConsumerConfig`], both with `from_properties`). Record timestamps come

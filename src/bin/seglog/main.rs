@@ -17,7 +17,11 @@
 //!
 //! * `seglog topics create|list|describe|alter|delete`: topic administration.
 //! * `seglog produce TOPIC`: appends one record per stdin line.
-//! * `seglog consume TOPIC`: prints records (kcat `-f` formats, or JSON).
+//! * `seglog consume TOPIC`: prints records (kcat `-f` formats, or JSON);
+//!   with `-G GROUP` as a member of a consumer group, committing what it
+//!   printed.
+//! * `seglog groups list|describe|delete|reset-offsets`: consumer group
+//!   administration (committed offsets, lag), as `kafka-consumer-groups`.
 //! * `seglog retention run`: applies delete retention to every configured
 //!   topic now.
 //! * `seglog compact TOPIC`: cleans a compacted topic's partitions now.
@@ -34,6 +38,7 @@ mod compact;
 mod consume;
 mod dump;
 mod format;
+mod groups;
 mod log_reader;
 mod paths;
 mod produce;
@@ -53,7 +58,7 @@ use seglog::config::StoreConfig;
 
 /// Exit-code policy text shared by every subcommand's `--help`.
 const EXIT_CODES: &str = "\
-The store commands (topics, produce, consume, retention, compact) work on \
+The store commands (topics, produce, consume, groups, retention, compact) work on \
 the store directory given by --dir, else by the SEGLOG_DIR environment \
 variable, else ./seglog-data. They take the store's lock while they run: a \
 second command on the same store (or a Kafka broker on it) fails with exit \
@@ -68,12 +73,12 @@ const DEFAULT_DIR: &str = "./seglog-data";
 
 /// Inspect Apache Kafka log directories (dump, verify: read-only), and
 /// create topics, produce and consume records in a seglog store (topics,
-/// produce, consume), and run its retention and compaction (retention,
-/// compact).
+/// produce, consume), manage its consumer groups (groups), and run its
+/// retention and compaction (retention, compact).
 #[derive(Debug, Parser)]
 #[command(name = "seglog", version, after_help = EXIT_CODES)]
 struct Cli {
-    /// The store directory of topics/produce/consume/retention/compact
+    /// The store directory of topics/produce/consume/groups/retention/compact
     /// [default: $SEGLOG_DIR, else ./seglog-data]; accepted before or after
     /// the subcommand.
     #[arg(long, global = true, value_name = "DIR")]
@@ -111,8 +116,12 @@ enum Command {
     Topics(topics::TopicsArgs),
     /// Append one record per stdin line to a topic of the store.
     Produce(produce::ProduceArgs),
-    /// Print the records of a topic of the store (kcat -C style).
+    /// Print the records of a topic of the store (kcat -C style), or of
+    /// topics as a consumer group member (-G, committing what it printed).
     Consume(consume::ConsumeArgs),
+    /// List, describe (offsets and lag), delete consumer groups and reset
+    /// their offsets (kafka-consumer-groups style).
+    Groups(groups::GroupsArgs),
     /// Apply delete retention (retention.ms, retention.bytes) to the store's
     /// topics now.
     Retention(retention::RetentionArgs),
@@ -209,6 +218,7 @@ fn main() -> ExitCode {
         Command::Topics(args) => topics::run(&dir, args),
         Command::Produce(args) => produce::run(&dir, args),
         Command::Consume(args) => consume::run(&dir, args),
+        Command::Groups(args) => groups::run(&dir, args),
         Command::Retention(args) => retention::run(&dir, args),
         Command::Compact(args) => compact::run(&dir, args),
     };
