@@ -51,60 +51,22 @@ pub(super) fn decompress(input: &[u8], max: usize) -> Result<Vec<u8>, BatchError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
+    use crate::record::compression::test_support::{
+        Codec, assert_decode_error, assert_limit_inclusive, assert_truncations_are_errors,
+        common_codec_tests, concatenated, pseudo_random,
+    };
 
-    fn pseudo_random(len: usize, mut seed: u64) -> Vec<u8> {
-        (0..len)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                seed as u8
-            })
-            .collect()
-    }
+    const GZIP: Codec = Codec {
+        name: CODEC,
+        compress,
+        decompress,
+    };
 
-    fn roundtrip(input: &[u8]) {
-        let mut out = Vec::new();
-        compress(input, &mut out).unwrap();
-        assert_eq!(decompress(&out, input.len()).unwrap(), input);
-    }
-
-    #[test]
-    fn roundtrip_empty() {
-        roundtrip(b"");
-    }
-
-    #[test]
-    fn roundtrip_small() {
-        roundtrip(b"hello, kafka");
-    }
-
-    #[test]
-    fn roundtrip_random_mebibyte() {
-        roundtrip(&pseudo_random(1 << 20, 0x9E37_79B9_7F4A_7C15));
-    }
-
-    #[test]
-    fn roundtrip_compressible() {
-        let input: Vec<u8> = b"key-0001 value-0001 "
-            .iter()
-            .copied()
-            .cycle()
-            .take(300_000)
-            .collect();
-        let mut out = Vec::new();
-        compress(&input, &mut out).unwrap();
-        assert!(out.len() < input.len() / 50, "{} bytes", out.len());
-        assert_eq!(decompress(&out, input.len()).unwrap(), input);
-    }
-
-    #[test]
-    fn compress_appends() {
-        let mut out = b"prefix".to_vec();
-        compress(b"abc", &mut out).unwrap();
-        assert_eq!(&out[..6], b"prefix");
-        assert_eq!(decompress(&out[6..], 3).unwrap(), b"abc");
+    common_codec_tests! {
+        codec: GZIP,
+        compressible_ratio: 50,
+        roundtrip_max_len: 8192,
+        bomb_max_len: 1 << 20,
     }
 
     #[test]
@@ -144,59 +106,18 @@ mod tests {
 
     #[test]
     fn accepts_multi_member_streams() {
-        let mut out = Vec::new();
-        compress(b"first ", &mut out).unwrap();
-        compress(b"", &mut out).unwrap();
-        compress(b"second", &mut out).unwrap();
+        let out = concatenated(GZIP, &[b"first ", b"", b"second"]);
         assert_eq!(decompress(&out, 100).unwrap(), b"first second");
     }
 
     #[test]
     fn limit_is_inclusive() {
-        let input = vec![b'x'; 10_000];
-        let mut out = Vec::new();
-        compress(&input, &mut out).unwrap();
-        assert_eq!(decompress(&out, 10_000).unwrap(), input);
-        assert_eq!(
-            decompress(&out, 9_999),
-            Err(BatchError::DecompressedTooLarge { max: 9_999 })
-        );
-    }
-
-    #[test]
-    fn bomb_is_refused_without_inflating_it() {
-        let zeros = vec![0u8; 64 << 20];
-        let mut bomb = Vec::new();
-        compress(&zeros, &mut bomb).unwrap();
-        drop(zeros);
-        assert!(bomb.len() < 1 << 20);
-        let start = std::time::Instant::now();
-        assert_eq!(
-            decompress(&bomb, 1 << 20),
-            Err(BatchError::DecompressedTooLarge { max: 1 << 20 })
-        );
-        eprintln!("gzip bomb refused in {:?}", start.elapsed());
-    }
-
-    fn assert_corrupt(result: Result<Vec<u8>, BatchError>) {
-        match result {
-            Err(BatchError::Decompression { codec: "gzip", .. }) => {}
-            other => panic!("expected a gzip Decompression error, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn empty_input_is_an_error() {
-        assert_corrupt(decompress(b"", 100));
+        assert_limit_inclusive(GZIP, &[b'x'; 10_000]);
     }
 
     #[test]
     fn every_truncation_is_an_error() {
-        let mut out = Vec::new();
-        compress(&pseudo_random(5000, 7), &mut out).unwrap();
-        for cut in 0..out.len() {
-            assert_corrupt(decompress(&out[..cut], 1 << 20));
-        }
+        assert_truncations_are_errors(GZIP, &pseudo_random(5000, 7), 1);
     }
 
     #[test]
@@ -205,7 +126,7 @@ mod tests {
         compress(b"some records", &mut out).unwrap();
         let n = out.len();
         out[n - 8] ^= 1;
-        assert_corrupt(decompress(&out, 100));
+        assert_decode_error(CODEC, decompress(&out, 100));
     }
 
     #[test]
@@ -213,51 +134,6 @@ mod tests {
         let mut out = Vec::new();
         compress(b"some records", &mut out).unwrap();
         out.extend_from_slice(b"junk");
-        assert_corrupt(decompress(&out, 100));
-    }
-
-    // Robustness properties: default config (256 cases; PROPTEST_CASES
-    // raises it for a longer run).
-    proptest! {
-        #[test]
-        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
-            match decompress(&data, 1 << 16) {
-                Ok(_) | Err(BatchError::Decompression { .. }) | Err(BatchError::DecompressedTooLarge { .. }) => {}
-                Err(other) => prop_assert!(false, "unexpected error {other:?}"),
-            }
-        }
-
-        #[test]
-        fn damaged_streams_never_panic(
-            data in proptest::collection::vec(any::<u8>(), 0..4096),
-            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
-            alphabet in prop_oneof![Just(256u16), Just(4), Just(16)],
-        ) {
-            // Small alphabets make the encoder emit matches and entropy
-            // tables, not just literals, for the flips to land in.
-            let data: Vec<u8> = data.iter().map(|&b| (u16::from(b) % alphabet) as u8).collect();
-            let mut out = Vec::new();
-            compress(&data, &mut out).unwrap();
-            for (at, xor) in flips {
-                let i = at % out.len();
-                out[i] ^= xor;
-            }
-            match decompress(&out, 1 << 16) {
-                Ok(_) | Err(BatchError::Decompression { .. }) | Err(BatchError::DecompressedTooLarge { .. }) => {}
-                Err(other) => prop_assert!(false, "unexpected error {other:?}"),
-            }
-        }
-    }
-
-    // Round trips of inputs up to 200 KB: fewer cases.
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
-
-        #[test]
-        fn roundtrips(data in proptest::collection::vec(any::<u8>(), 0..8192)) {
-            let mut out = Vec::new();
-            compress(&data, &mut out).unwrap();
-            prop_assert_eq!(decompress(&out, data.len()).unwrap(), data);
-        }
+        assert_decode_error(CODEC, decompress(&out, 100));
     }
 }

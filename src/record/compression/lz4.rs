@@ -395,25 +395,25 @@ fn xxh32(data: &[u8], seed: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::compression::test_support::{
+        Codec, assert_decode_error, assert_limit_inclusive, assert_truncations_are_errors,
+        common_codec_tests, prop_assert_clean_outcome, pseudo_random, repetitive_then_random,
+    };
     use lz4_flex::frame::{BlockMode, BlockSize, FrameEncoder, FrameInfo};
     use proptest::prelude::*;
     use std::io::Write;
 
-    fn pseudo_random(len: usize, mut seed: u64) -> Vec<u8> {
-        (0..len)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                seed as u8
-            })
-            .collect()
-    }
+    const LZ4: Codec = Codec {
+        name: CODEC,
+        compress,
+        decompress,
+    };
 
-    fn roundtrip(input: &[u8]) {
-        let mut out = Vec::new();
-        compress(input, &mut out).unwrap();
-        assert_eq!(decompress(&out, input.len()).unwrap(), input);
+    common_codec_tests! {
+        codec: LZ4,
+        compressible_ratio: 50,
+        roundtrip_max_len: 200_000,
+        empty_stream: &[0x04, 0x22, 0x4D, 0x18, 0x60, 0x40, 0x82, 0, 0, 0, 0],
     }
 
     /// Walks a frame Kafka-style: (size word, payload) per block.
@@ -456,46 +456,6 @@ mod tests {
         assert_eq!((xxh32(&[0x60, 0x40], 0) >> 8) as u8, 0x82);
         // Kafka's broken magic-0 checksum would hash the magic too.
         assert_ne!((xxh32(&KAFKA_HEADER[..6], 0) >> 8) as u8, 0x82);
-    }
-
-    #[test]
-    fn roundtrip_empty() {
-        let mut out = Vec::new();
-        compress(b"", &mut out).unwrap();
-        assert_eq!(out, [0x04, 0x22, 0x4D, 0x18, 0x60, 0x40, 0x82, 0, 0, 0, 0]);
-        assert_eq!(decompress(&out, 0).unwrap(), b"");
-    }
-
-    #[test]
-    fn roundtrip_small() {
-        roundtrip(b"hello, kafka");
-    }
-
-    #[test]
-    fn roundtrip_random_mebibyte() {
-        roundtrip(&pseudo_random(1 << 20, 0x9E37_79B9_7F4A_7C15));
-    }
-
-    #[test]
-    fn roundtrip_compressible() {
-        let input: Vec<u8> = b"key-0001 value-0001 "
-            .iter()
-            .copied()
-            .cycle()
-            .take(300_000)
-            .collect();
-        let mut out = Vec::new();
-        compress(&input, &mut out).unwrap();
-        assert!(out.len() < input.len() / 50, "{} bytes", out.len());
-        assert_eq!(decompress(&out, input.len()).unwrap(), input);
-    }
-
-    #[test]
-    fn compress_appends() {
-        let mut out = b"prefix".to_vec();
-        compress(b"abc", &mut out).unwrap();
-        assert_eq!(&out[..6], b"prefix");
-        assert_eq!(decompress(&out[6..], 3).unwrap(), b"abc");
     }
 
     #[test]
@@ -671,7 +631,7 @@ mod tests {
     #[test]
     fn real_batch_truncations_are_errors() {
         for cut in 0..REAL_BATCH_6_RECORDS.len() {
-            assert_corrupt(decompress(&REAL_BATCH_6_RECORDS[..cut], 1 << 20));
+            assert_decode_error(CODEC, decompress(&REAL_BATCH_6_RECORDS[..cut], 1 << 20));
         }
     }
 
@@ -735,13 +695,13 @@ mod tests {
         let n = frame.len();
         let mut bad_content = frame.clone();
         bad_content[n - 1] ^= 1;
-        assert_corrupt(decompress(&bad_content, 1 << 20));
+        assert_decode_error(CODEC, decompress(&bad_content, 1 << 20));
         let mut bad_block = frame.clone();
         bad_block[n - 9] ^= 1; // last byte of the block checksum
-        assert_corrupt(decompress(&bad_block, 1 << 20));
+        assert_decode_error(CODEC, decompress(&bad_block, 1 << 20));
         let mut bad_header = frame.clone();
         bad_header[6] ^= 1;
-        assert_corrupt(decompress(&bad_header, 1 << 20));
+        assert_decode_error(CODEC, decompress(&bad_header, 1 << 20));
     }
 
     #[test]
@@ -766,7 +726,7 @@ mod tests {
         lying[6..14].copy_from_slice(&1001u64.to_le_bytes());
         // Fix the header checksum so only the size is wrong.
         lying[14] = (xxh32(&lying[4..14], 0) >> 8) as u8;
-        assert_corrupt(decompress(&lying, 1 << 20));
+        assert_decode_error(CODEC, decompress(&lying, 1 << 20));
     }
 
     #[test]
@@ -782,35 +742,8 @@ mod tests {
 
     #[test]
     fn limit_is_inclusive() {
-        let input = vec![b'x'; 200_000];
-        let mut out = Vec::new();
-        compress(&input, &mut out).unwrap();
-        assert_eq!(decompress(&out, 200_000).unwrap(), input);
-        assert_eq!(
-            decompress(&out, 199_999),
-            Err(BatchError::DecompressedTooLarge { max: 199_999 })
-        );
-        let random = pseudo_random(200_000, 9);
-        let mut out = Vec::new();
-        compress(&random, &mut out).unwrap();
-        assert_eq!(
-            decompress(&out, 199_999),
-            Err(BatchError::DecompressedTooLarge { max: 199_999 })
-        );
-    }
-
-    #[test]
-    fn bomb_is_refused_without_inflating_it() {
-        let zeros = vec![0u8; 64 << 20];
-        let mut bomb = Vec::new();
-        compress(&zeros, &mut bomb).unwrap();
-        drop(zeros);
-        let start = std::time::Instant::now();
-        assert_eq!(
-            decompress(&bomb, 1 << 20),
-            Err(BatchError::DecompressedTooLarge { max: 1 << 20 })
-        );
-        eprintln!("lz4 bomb refused in {:?}", start.elapsed());
+        assert_limit_inclusive(LZ4, &[b'x'; 200_000]);
+        assert_limit_inclusive(LZ4, &pseudo_random(200_000, 9));
     }
 
     #[test]
@@ -826,27 +759,9 @@ mod tests {
         assert!(out.capacity() < 64 * 1024, "capacity {}", out.capacity());
     }
 
-    fn assert_corrupt(result: Result<Vec<u8>, BatchError>) {
-        match result {
-            Err(BatchError::Decompression { codec: "lz4", .. }) => {}
-            other => panic!("expected an lz4 Decompression error, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn empty_input_is_an_error() {
-        assert_corrupt(decompress(b"", 100));
-    }
-
     #[test]
     fn every_truncation_is_an_error() {
-        let mut input = b"abcdefgh".repeat(10_000);
-        input.extend(pseudo_random(70_000, 5));
-        let mut out = Vec::new();
-        compress(&input, &mut out).unwrap();
-        for cut in (0..out.len()).step_by(97).chain(out.len() - 20..out.len()) {
-            assert_corrupt(decompress(&out[..cut], 1 << 20));
-        }
+        assert_truncations_are_errors(LZ4, &repetitive_then_random(70_000), 97);
     }
 
     #[test]
@@ -863,28 +778,20 @@ mod tests {
         ] {
             let mut bad = out.clone();
             bad[at] = value;
-            assert_corrupt(decompress(&bad, 100));
+            assert_decode_error(CODEC, decompress(&bad, 100));
         }
         let mut trailing = out.clone();
         trailing.extend_from_slice(b"junk");
-        assert_corrupt(decompress(&trailing, 100));
+        assert_decode_error(CODEC, decompress(&trailing, 100));
         // A legacy frame (magic 0x184C2102) is not accepted.
         let mut legacy = out.clone();
         legacy[..4].copy_from_slice(&0x184C_2102u32.to_le_bytes());
-        assert_corrupt(decompress(&legacy, 100));
+        assert_decode_error(CODEC, decompress(&legacy, 100));
     }
 
-    // Robustness properties: default config (256 cases; PROPTEST_CASES
-    // raises it for a longer run).
+    // Robustness property: default config (256 cases; PROPTEST_CASES raises
+    // it for a longer run).
     proptest! {
-        #[test]
-        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
-            match decompress(&data, 1 << 16) {
-                Ok(_) | Err(BatchError::Decompression { .. }) | Err(BatchError::DecompressedTooLarge { .. }) => {}
-                Err(other) => prop_assert!(false, "unexpected error {other:?}"),
-            }
-        }
-
         #[test]
         fn arbitrary_blocks_never_panic(
             data in proptest::collection::vec(any::<u8>(), 0..2048),
@@ -897,44 +804,13 @@ mod tests {
             frame.extend_from_slice(&(data.len() as u32).to_le_bytes());
             frame.extend_from_slice(&data);
             frame.extend_from_slice(&0u32.to_le_bytes());
-            match decompress(&frame, 1 << 16) {
-                Ok(_) | Err(BatchError::Decompression { .. }) | Err(BatchError::DecompressedTooLarge { .. }) => {}
-                Err(other) => prop_assert!(false, "unexpected error {other:?}"),
-            }
-        }
-
-        #[test]
-        fn damaged_streams_never_panic(
-            data in proptest::collection::vec(any::<u8>(), 0..4096),
-            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
-            alphabet in prop_oneof![Just(256u16), Just(4), Just(16)],
-        ) {
-            // Small alphabets make the encoder emit matches and entropy
-            // tables, not just literals, for the flips to land in.
-            let data: Vec<u8> = data.iter().map(|&b| (u16::from(b) % alphabet) as u8).collect();
-            let mut out = Vec::new();
-            compress(&data, &mut out).unwrap();
-            for (at, xor) in flips {
-                let i = at % out.len();
-                out[i] ^= xor;
-            }
-            match decompress(&out, 1 << 16) {
-                Ok(_) | Err(BatchError::Decompression { .. }) | Err(BatchError::DecompressedTooLarge { .. }) => {}
-                Err(other) => prop_assert!(false, "unexpected error {other:?}"),
-            }
+            prop_assert_clean_outcome(decompress(&frame, 1 << 16))?;
         }
     }
 
-    // Round trips of inputs up to 200 KB: fewer cases.
+    // Inputs up to 200 KB: fewer cases.
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
-
-        #[test]
-        fn roundtrips(data in proptest::collection::vec(any::<u8>(), 0..200_000)) {
-            let mut out = Vec::new();
-            compress(&data, &mut out).unwrap();
-            prop_assert_eq!(decompress(&out, data.len()).unwrap(), data);
-        }
 
         #[test]
         fn agrees_with_lz4_flex(data in proptest::collection::vec(0u8..4, 0..200_000), linked in any::<bool>()) {

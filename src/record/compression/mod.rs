@@ -17,6 +17,8 @@ mod snappy;
 mod zstd;
 
 mod bounded;
+#[cfg(test)]
+mod test_support;
 
 use std::fmt;
 use std::str::FromStr;

@@ -177,23 +177,22 @@ fn decode_block(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::compression::test_support::{
+        Codec, assert_decode_error, assert_limit_inclusive, common_codec_tests, concatenated,
+        prop_assert_clean_outcome, pseudo_random,
+    };
     use proptest::prelude::*;
 
-    fn pseudo_random(len: usize, mut seed: u64) -> Vec<u8> {
-        (0..len)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                seed as u8
-            })
-            .collect()
-    }
+    const SNAPPY: Codec = Codec {
+        name: CODEC,
+        compress,
+        decompress,
+    };
 
-    fn roundtrip(input: &[u8]) {
-        let mut out = Vec::new();
-        compress(input, &mut out).unwrap();
-        assert_eq!(decompress(&out, input.len()).unwrap(), input);
+    common_codec_tests! {
+        codec: SNAPPY,
+        compressible_ratio: 10,
+        roundtrip_max_len: 100_000,
     }
 
     /// Splits a xerial stream into its blocks, checking the framing.
@@ -207,35 +206,6 @@ mod tests {
             rest = &rest[4 + len..];
         }
         blocks
-    }
-
-    #[test]
-    fn roundtrip_empty() {
-        roundtrip(b"");
-    }
-
-    #[test]
-    fn roundtrip_small() {
-        roundtrip(b"hello, kafka");
-    }
-
-    #[test]
-    fn roundtrip_random_mebibyte() {
-        roundtrip(&pseudo_random(1 << 20, 0x9E37_79B9_7F4A_7C15));
-    }
-
-    #[test]
-    fn roundtrip_compressible() {
-        let input: Vec<u8> = b"key-0001 value-0001 "
-            .iter()
-            .copied()
-            .cycle()
-            .take(300_000)
-            .collect();
-        let mut out = Vec::new();
-        compress(&input, &mut out).unwrap();
-        assert!(out.len() < input.len() / 10, "{} bytes", out.len());
-        assert_eq!(decompress(&out, input.len()).unwrap(), input);
     }
 
     #[test]
@@ -269,14 +239,6 @@ mod tests {
     }
 
     #[test]
-    fn compress_appends() {
-        let mut out = b"prefix".to_vec();
-        compress(b"abc", &mut out).unwrap();
-        assert_eq!(&out[..6], b"prefix");
-        assert_eq!(decompress(&out[6..], 3).unwrap(), b"abc");
-    }
-
-    #[test]
     fn accepts_raw_snappy() {
         let input = b"records written by Snappy.compress(byte[]) without framing".repeat(50);
         let raw = Encoder::new().compress_vec(&input).unwrap();
@@ -293,37 +255,13 @@ mod tests {
 
     #[test]
     fn accepts_concatenated_streams() {
-        let mut out = Vec::new();
-        compress(b"first ", &mut out).unwrap();
-        compress(b"", &mut out).unwrap();
-        compress(b"second", &mut out).unwrap();
+        let out = concatenated(SNAPPY, &[b"first ", b"", b"second"]);
         assert_eq!(decompress(&out, 100).unwrap(), b"first second");
     }
 
     #[test]
     fn limit_is_inclusive_across_blocks() {
-        let input = vec![b'x'; 100_000];
-        let mut out = Vec::new();
-        compress(&input, &mut out).unwrap();
-        assert_eq!(decompress(&out, 100_000).unwrap(), input);
-        assert_eq!(
-            decompress(&out, 99_999),
-            Err(BatchError::DecompressedTooLarge { max: 99_999 })
-        );
-    }
-
-    #[test]
-    fn bomb_is_refused_without_inflating_it() {
-        let zeros = vec![0u8; 64 << 20];
-        let mut bomb = Vec::new();
-        compress(&zeros, &mut bomb).unwrap();
-        drop(zeros);
-        let start = std::time::Instant::now();
-        assert_eq!(
-            decompress(&bomb, 1 << 20),
-            Err(BatchError::DecompressedTooLarge { max: 1 << 20 })
-        );
-        eprintln!("snappy bomb refused in {:?}", start.elapsed());
+        assert_limit_inclusive(SNAPPY, &[b'x'; 100_000]);
     }
 
     #[test]
@@ -338,21 +276,7 @@ mod tests {
         let mut framed = HEADER.to_vec();
         framed.extend_from_slice(&6i32.to_be_bytes());
         framed.extend_from_slice(&claim);
-        assert_corrupt(decompress(&framed, usize::MAX));
-    }
-
-    fn assert_corrupt(result: Result<Vec<u8>, BatchError>) {
-        match result {
-            Err(BatchError::Decompression {
-                codec: "snappy", ..
-            }) => {}
-            other => panic!("expected a snappy Decompression error, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn empty_input_is_an_error() {
-        assert_corrupt(decompress(b"", 100));
+        assert_decode_error(CODEC, decompress(&framed, usize::MAX));
     }
 
     #[test]
@@ -371,7 +295,7 @@ mod tests {
             if boundaries.contains(&cut) {
                 continue;
             }
-            assert_corrupt(decompress(&out[..cut], 1 << 20));
+            assert_decode_error(CODEC, decompress(&out[..cut], 1 << 20));
         }
     }
 
@@ -381,68 +305,24 @@ mod tests {
         compress(b"some records", &mut out).unwrap();
         let mut negative = out.clone();
         negative[16..20].copy_from_slice(&(-5i32).to_be_bytes());
-        assert_corrupt(decompress(&negative, 100));
+        assert_decode_error(CODEC, decompress(&negative, 100));
         let mut dangling = out.clone();
         dangling.extend_from_slice(&[0, 0]);
-        assert_corrupt(decompress(&dangling, 100));
+        assert_decode_error(CODEC, decompress(&dangling, 100));
         let mut bad_concat = out.clone();
         bad_concat.extend_from_slice(&MAGIC[..4]);
         bad_concat.extend_from_slice(b"XXXX\0\0\0\x01\0\0\0\x01");
-        assert_corrupt(decompress(&bad_concat, 100));
+        assert_decode_error(CODEC, decompress(&bad_concat, 100));
     }
 
-    // Robustness properties: default config (256 cases; PROPTEST_CASES
-    // raises it for a longer run).
+    // Robustness property: default config (256 cases; PROPTEST_CASES raises
+    // it for a longer run).
     proptest! {
-        #[test]
-        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
-            match decompress(&data, 1 << 16) {
-                Ok(_) | Err(BatchError::Decompression { .. }) | Err(BatchError::DecompressedTooLarge { .. }) => {}
-                Err(other) => prop_assert!(false, "unexpected error {other:?}"),
-            }
-        }
-
         #[test]
         fn arbitrary_framed_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
             let mut framed = HEADER.to_vec();
             framed.extend_from_slice(&data);
-            match decompress(&framed, 1 << 16) {
-                Ok(_) | Err(BatchError::Decompression { .. }) | Err(BatchError::DecompressedTooLarge { .. }) => {}
-                Err(other) => prop_assert!(false, "unexpected error {other:?}"),
-            }
-        }
-
-        #[test]
-        fn damaged_streams_never_panic(
-            data in proptest::collection::vec(any::<u8>(), 0..4096),
-            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
-            alphabet in prop_oneof![Just(256u16), Just(4), Just(16)],
-        ) {
-            // Small alphabets make the encoder emit matches and entropy
-            // tables, not just literals, for the flips to land in.
-            let data: Vec<u8> = data.iter().map(|&b| (u16::from(b) % alphabet) as u8).collect();
-            let mut out = Vec::new();
-            compress(&data, &mut out).unwrap();
-            for (at, xor) in flips {
-                let i = at % out.len();
-                out[i] ^= xor;
-            }
-            match decompress(&out, 1 << 16) {
-                Ok(_) | Err(BatchError::Decompression { .. }) | Err(BatchError::DecompressedTooLarge { .. }) => {}
-                Err(other) => prop_assert!(false, "unexpected error {other:?}"),
-            }
-        }
-    }
-
-    // Round trips of inputs up to 200 KB: fewer cases.
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
-
-        #[test]
-        fn roundtrips(data in proptest::collection::vec(any::<u8>(), 0..100_000)) {
-            let mut out = Vec::new();
-            compress(&data, &mut out).unwrap();
-            prop_assert_eq!(decompress(&out, data.len()).unwrap(), data);
+            prop_assert_clean_outcome(decompress(&framed, 1 << 16))?;
         }
     }
 }

@@ -189,61 +189,29 @@ fn declared_content_size(frame: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::compression::test_support::{
+        Codec, assert_compress_appends, assert_decode_error, assert_limit_inclusive,
+        assert_truncations_are_errors, common_codec_tests, prop_assert_clean_outcome,
+        repetitive_then_random,
+    };
     use proptest::prelude::*;
 
-    fn pseudo_random(len: usize, mut seed: u64) -> Vec<u8> {
-        (0..len)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                seed as u8
-            })
-            .collect()
-    }
+    const ZSTD: Codec = Codec {
+        name: CODEC,
+        compress,
+        decompress,
+    };
 
-    fn roundtrip(input: &[u8]) {
-        let mut out = Vec::new();
-        compress(input, &mut out).unwrap();
-        assert_eq!(decompress(&out, input.len()).unwrap(), input);
-    }
-
-    #[test]
-    fn roundtrip_empty() {
-        roundtrip(b"");
-    }
-
-    #[test]
-    fn roundtrip_small() {
-        roundtrip(b"hello, kafka");
-    }
-
-    #[test]
-    fn roundtrip_random_mebibyte() {
-        roundtrip(&pseudo_random(1 << 20, 0x9E37_79B9_7F4A_7C15));
-    }
-
-    #[test]
-    fn roundtrip_compressible() {
-        let input: Vec<u8> = b"key-0001 value-0001 "
-            .iter()
-            .copied()
-            .cycle()
-            .take(300_000)
-            .collect();
-        let mut out = Vec::new();
-        compress(&input, &mut out).unwrap();
-        assert!(out.len() < input.len() / 50, "{} bytes", out.len());
-        assert_eq!(decompress(&out, input.len()).unwrap(), input);
+    common_codec_tests! {
+        codec: ZSTD,
+        compressible_ratio: 50,
+        roundtrip_max_len: 100_000,
     }
 
     #[test]
     fn compress_appends_a_standard_frame() {
-        let mut out = b"prefix".to_vec();
-        compress(b"abc", &mut out).unwrap();
-        assert_eq!(&out[..6], b"prefix");
+        let out = assert_compress_appends(ZSTD);
         assert_eq!(&out[6..10], &MAGIC.to_le_bytes());
-        assert_eq!(decompress(&out[6..], 3).unwrap(), b"abc");
     }
 
     /// `printf 'kafka zstd records, kafka zstd records!' | zstd -3 -c`
@@ -278,28 +246,7 @@ mod tests {
 
     #[test]
     fn limit_is_inclusive() {
-        let input = vec![b'x'; 300_000];
-        let mut out = Vec::new();
-        compress(&input, &mut out).unwrap();
-        assert_eq!(decompress(&out, 300_000).unwrap(), input);
-        assert_eq!(
-            decompress(&out, 299_999),
-            Err(BatchError::DecompressedTooLarge { max: 299_999 })
-        );
-    }
-
-    #[test]
-    fn bomb_is_refused_without_inflating_it() {
-        let zeros = vec![0u8; 64 << 20];
-        let mut bomb = Vec::new();
-        compress(&zeros, &mut bomb).unwrap();
-        drop(zeros);
-        let start = std::time::Instant::now();
-        assert_eq!(
-            decompress(&bomb, 1 << 20),
-            Err(BatchError::DecompressedTooLarge { max: 1 << 20 })
-        );
-        eprintln!("zstd bomb refused in {:?}", start.elapsed());
+        assert_limit_inclusive(ZSTD, &[b'x'; 300_000]);
     }
 
     /// A frame header (magic, descriptor, optional window descriptor) and
@@ -337,7 +284,7 @@ mod tests {
         extra.extend_from_slice(&300_000u32.to_le_bytes());
         let frame = rle_frame(0x80, &extra, 2);
         assert_eq!(declared_content_size(&frame), Some(300_000));
-        assert_corrupt(decompress(&frame, 1 << 20));
+        assert_decode_error(CODEC, decompress(&frame, 1 << 20));
         extra[1..].copy_from_slice(&(256u32 << 10).to_le_bytes());
         let frame = rle_frame(0x80, &extra, 2);
         assert_eq!(decompress(&frame, 1 << 20).unwrap(), vec![0u8; 256 << 10]);
@@ -364,27 +311,9 @@ mod tests {
         assert_eq!(decompress(&frame, 256 << 10).unwrap(), vec![0u8; 256 << 10]);
     }
 
-    fn assert_corrupt(result: Result<Vec<u8>, BatchError>) {
-        match result {
-            Err(BatchError::Decompression { codec: "zstd", .. }) => {}
-            other => panic!("expected a zstd Decompression error, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn empty_input_is_an_error() {
-        assert_corrupt(decompress(b"", 100));
-    }
-
     #[test]
     fn every_truncation_is_an_error() {
-        let mut input = b"abcdefgh".repeat(10_000);
-        input.extend(pseudo_random(70_000, 5));
-        let mut out = Vec::new();
-        compress(&input, &mut out).unwrap();
-        for cut in (0..out.len()).step_by(97).chain(out.len() - 20..out.len()) {
-            assert_corrupt(decompress(&out[..cut], 1 << 20));
-        }
+        assert_truncations_are_errors(ZSTD, &repetitive_then_random(70_000), 97);
     }
 
     #[test]
@@ -394,23 +323,15 @@ mod tests {
         let n = out.len();
         let mut bad = out.clone();
         bad[n - 1] ^= 1;
-        assert_corrupt(decompress(&bad, 100));
+        assert_decode_error(CODEC, decompress(&bad, 100));
         let mut trailing = out.clone();
         trailing.extend_from_slice(b"junk");
-        assert_corrupt(decompress(&trailing, 100));
+        assert_decode_error(CODEC, decompress(&trailing, 100));
     }
 
-    // Robustness properties: default config (256 cases; PROPTEST_CASES
-    // raises it for a longer run).
+    // Robustness property: default config (256 cases; PROPTEST_CASES raises
+    // it for a longer run).
     proptest! {
-        #[test]
-        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
-            match decompress(&data, 1 << 16) {
-                Ok(_) | Err(BatchError::Decompression { .. }) | Err(BatchError::DecompressedTooLarge { .. }) => {}
-                Err(other) => prop_assert!(false, "unexpected error {other:?}"),
-            }
-        }
-
         #[test]
         fn arbitrary_frame_bodies_never_panic(
             descriptor in any::<u8>(),
@@ -419,43 +340,7 @@ mod tests {
             let mut frame = MAGIC.to_le_bytes().to_vec();
             frame.push(descriptor);
             frame.extend_from_slice(&data);
-            match decompress(&frame, 1 << 16) {
-                Ok(_) | Err(BatchError::Decompression { .. }) | Err(BatchError::DecompressedTooLarge { .. }) => {}
-                Err(other) => prop_assert!(false, "unexpected error {other:?}"),
-            }
-        }
-
-        #[test]
-        fn damaged_streams_never_panic(
-            data in proptest::collection::vec(any::<u8>(), 0..4096),
-            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
-            alphabet in prop_oneof![Just(256u16), Just(4), Just(16)],
-        ) {
-            // Small alphabets make the encoder emit matches and entropy
-            // tables, not just literals, for the flips to land in.
-            let data: Vec<u8> = data.iter().map(|&b| (u16::from(b) % alphabet) as u8).collect();
-            let mut out = Vec::new();
-            compress(&data, &mut out).unwrap();
-            for (at, xor) in flips {
-                let i = at % out.len();
-                out[i] ^= xor;
-            }
-            match decompress(&out, 1 << 16) {
-                Ok(_) | Err(BatchError::Decompression { .. }) | Err(BatchError::DecompressedTooLarge { .. }) => {}
-                Err(other) => prop_assert!(false, "unexpected error {other:?}"),
-            }
-        }
-    }
-
-    // Round trips of inputs up to 200 KB: fewer cases.
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
-
-        #[test]
-        fn roundtrips(data in proptest::collection::vec(any::<u8>(), 0..100_000)) {
-            let mut out = Vec::new();
-            compress(&data, &mut out).unwrap();
-            prop_assert_eq!(decompress(&out, data.len()).unwrap(), data);
+            prop_assert_clean_outcome(decompress(&frame, 1 << 16))?;
         }
     }
 }
